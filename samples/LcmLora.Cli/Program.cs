@@ -1,1 +1,3 @@
-Console.WriteLine("cli");
+using LcmLora.Cli;
+
+return CliApp.Run(args);

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using LcmLora.Cli.Commands;
+
+namespace LcmLora.Cli;
+
+/// <summary>Builds the <c>lcmlora</c> command tree and maps failures to exit codes and one-line messages.</summary>
+public static class CliApp
+{
+    /// <summary>Runs the CLI; returns the process exit code.</summary>
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("lcmlora: Stable Diffusion XL in a few steps with LCM-LoRA, on TorchSharp.");
+        root.Add(InspectCommand.Create());
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors) Console.Error.WriteLine($"lcmlora: error: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (CliErrors.IsBadInput(e))
+        {
+            Console.Error.WriteLine($"lcmlora: error: {CliErrors.OneLine(e)}");
+            return ExitCodes.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("lcmlora: cancelled.");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("LCMLORA_DEBUG") != "1")
+        {
+            Console.Error.WriteLine($"lcmlora: internal error ({e.GetType().Name}): {CliErrors.OneLine(e)} (set LCMLORA_DEBUG=1 for a stack trace)");
+            return ExitCodes.InternalError;
+        }
+    }
+}
