@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using LcmLora.Cli.Output;
 using LcmLora.IO;
 using Spectre.Console;
 
@@ -43,29 +44,28 @@ public static class InspectCommand
 
     private static void WriteJson(SafeTensorsFile file, long total)
     {
-        using var stdout = Console.OpenStandardOutput();
-        using var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true });
-        w.WriteStartObject();
-        w.WriteString("file", file.FilePath);
-        w.WriteNumber("tensor_count", file.Tensors.Count);
-        w.WriteNumber("parameters", total);
-        w.WriteStartArray("tensors");
-        foreach (var t in file.Tensors)
+        JsonOutput.Write(w =>
         {
             w.WriteStartObject();
-            w.WriteString("name", t.Name);
-            w.WriteString("dtype", t.DType.ToString());
-            w.WriteStartArray("shape");
-            foreach (var d in t.Shape) w.WriteNumberValue(d);
+            w.WriteString("file", file.FilePath);
+            w.WriteNumber("tensor_count", file.Tensors.Count);
+            w.WriteNumber("parameters", total);
+            w.WriteStartArray("tensors");
+            foreach (var t in file.Tensors)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", t.Name);
+                w.WriteString("dtype", t.DType.ToString());
+                w.WriteStartArray("shape");
+                foreach (var d in t.Shape) w.WriteNumberValue(d);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
             w.WriteEndArray();
+            w.WriteStartObject("metadata");
+            foreach (var (k, v) in file.Metadata) w.WriteString(k, v);
             w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartObject("metadata");
-        foreach (var (k, v) in file.Metadata) w.WriteString(k, v);
-        w.WriteEndObject();
-        w.WriteEndObject();
-        w.Flush();
-        stdout.WriteByte((byte)'\n');
+            w.WriteEndObject();
+        });
     }
 }
