@@ -4,9 +4,11 @@ namespace LcmLora.Tests.Text;
 
 /// <summary>
 /// Every case of clip-tokenizer/tokenizer-cases.json (transformers' slow CLIPTokenizer without ftfy), both SDXL
-/// tokenizers, padded and unpadded. The ftfy variant (tokenizer-cases-ftfy.json) is deliberately not matched:
-/// it differs only where ftfy.fix_text rewrites the text, e.g. full-width "ＡＢＣ１２３", the "ﬁ" ligature,
-/// curly quotes, and the CJK prompts (no spaces are put around ideographs there).
+/// tokenizers, padded and unpadded. The ftfy variant (tokenizer-cases-ftfy.json) is deliberately not matched;
+/// its ids differ for 8 of the 61 prompts, where ftfy.fix_text replaces the BasicTokenizer clean-up: the two
+/// CJK prompts and "naïve café in 東京 ..." (ideographs not spaced apart), the emoji ZWJ sequence and
+/// "zero\u200bwidth space" (zero-width characters kept), "ellipsis… ... “curly” ‘quotes’" (quotes
+/// straightened), "ﬁ ligature ..." (ligature expanded) and "full-width ＡＢＣ１２３" (narrowed to ASCII).
 /// </summary>
 public class ClipTokenizerGoldenTests
 {
