@@ -29,6 +29,7 @@ internal sealed class ClipBytePairEncoder
     private readonly BpeTokenizer _bpe;
     private readonly Dictionary<string, int[]> _wholeWords = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cachedWords; // ConcurrentDictionary.Count takes every lock; keep our own count
 
     /// <exception cref="InvalidOperationException">A merge names a symbol, or makes a token, that the
     /// vocabulary lacks (thrown by <see cref="BpeTokenizer.Create(BpeOptions)"/>).</exception>
@@ -45,15 +46,17 @@ internal sealed class ClipBytePairEncoder
             _wholeWords[word] = [vocabulary.TryGetValue(word, out int id) ? id : unknown.Id];
     }
 
-    /// <summary>The ids of one word (a match of CLIP's split pattern), ending in a <c>&lt;/w&gt;</c> token.</summary>
+    /// <summary>The ids of one word (a match of CLIP's split pattern), ending in a <c>&lt;/w&gt;</c> token.
+    /// The array may be the cached one: callers must not modify it.</summary>
     public int[] EncodeWord(string word)
     {
         if (_wholeWords.TryGetValue(word, out int[]? ids) || _cache.TryGetValue(word, out ids)) return ids;
         ids = [.. _bpe.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false)];
-        if (_cache.Count < MaxCachedWords) _cache.TryAdd(word, ids);
+        if (Volatile.Read(ref _cachedWords) < MaxCachedWords && _cache.TryAdd(word, ids))
+            Interlocked.Increment(ref _cachedWords);
         return ids;
     }
 
     /// <summary>How many words are cached (for tests).</summary>
-    internal int CachedWordCount => _cache.Count;
+    internal int CachedWordCount => Volatile.Read(ref _cachedWords);
 }
