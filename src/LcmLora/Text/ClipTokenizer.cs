@@ -37,6 +37,7 @@ public sealed class ClipTokenizer
     /// and <c>tokenizer_config.json</c>, as diffusers writes them.
     /// </summary>
     /// <param name="directory">The folder, e.g. <c>.../stable-diffusion-xl-base-1.0/tokenizer_2</c>.</param>
+    /// <exception cref="ArgumentException"><paramref name="directory"/> is null or empty.</exception>
     /// <exception cref="ClipTokenizerLoadException">The folder or a file is missing, unreadable or malformed, or
     /// the files disagree; <see cref="ClipTokenizerLoadException.FilePath"/> names the file at fault.</exception>
     public static ClipTokenizer FromFolder(string directory)
