@@ -4,7 +4,7 @@ namespace LcmLora.Text;
 /// A tokenizer folder could not be loaded: a file is missing, unreadable or malformed, or the files disagree
 /// (for example a special token that is not in <c>vocab.json</c>). The message names the file and the problem.
 /// </summary>
-public sealed class ClipTokenizerLoadException : Exception
+public sealed class ClipTokenizerLoadException : LcmLoraInputException
 {
     /// <summary>Creates the exception for <paramref name="filePath"/>.</summary>
     /// <param name="filePath">The file (or folder) at fault.</param>
