@@ -87,7 +87,7 @@ public class ClipTextModelParityTests(ITestOutputHelper log)
         using var scope = NewDisposeScope();
         var config = TinyClip.Config("text_encoder") with { EosTokenId = 7 };
         using var model = new ClipTextModel(config);
-        Checkpoints.WeightLoader.LoadDiffusers("text_encoder", model, TinyClip.WeightsFile("text_encoder"));
+        LcmLora.Checkpoints.WeightLoader.LoadDiffusers("text_encoder", model, TinyClip.WeightsFile("text_encoder"));
         // Row 0: eos (7) at 3 and 5, larger ids elsewhere; row 1: no eos at all (transformers then takes position 0).
         var ids = tensor(new long[] { 49406, 320, 1000, 7, 49407, 7, 0, 0, 49406, 49407, 49407, 5, 5, 5, 5, 5 }).view(2, 8);
         using var output = model.Forward(ids);
