@@ -1,0 +1,68 @@
+using System.IO.Compression;
+
+namespace LcmLora.Text;
+
+/// <summary>
+/// The two SDXL tokenizers. A single-file SDXL checkpoint holds no tokenizer, so LcmLora carries the CLIP BPE
+/// vocabulary and merges (OpenAI CLIP's <c>bpe_simple_vocab_16e6</c>, MIT licence) and the two SDXL tokenizer
+/// configurations (tokenizer pads with <c>&lt;|endoftext|&gt;</c>, tokenizer_2 with <c>!</c>) as resources; they are
+/// written once to a cache folder and read from there like any diffusers tokenizer folder.
+/// </summary>
+public static class SdxlTokenizers
+{
+    /// <summary>The built-in tokenizer (CLIP-L, pads with &lt;|endoftext|&gt;) and tokenizer_2 (bigG, pads with '!').</summary>
+    public static (ClipTokenizer Tokenizer, ClipTokenizer Tokenizer2) BuiltIn()
+    {
+        var root = ExtractBuiltIn();
+        return (ClipTokenizer.FromFolder(Path.Combine(root, "tokenizer")), ClipTokenizer.FromFolder(Path.Combine(root, "tokenizer_2")));
+    }
+
+    /// <summary>
+    /// The tokenizers of a diffusers pipeline folder (its <c>tokenizer/</c> and <c>tokenizer_2/</c>), or the built-in
+    /// ones when the folder has none.
+    /// </summary>
+    public static (ClipTokenizer Tokenizer, ClipTokenizer Tokenizer2) ForModel(string? modelFolder, string? tokenizerDir = null, string? tokenizer2Dir = null)
+    {
+        var builtIn = new Lazy<(ClipTokenizer, ClipTokenizer)>(BuiltIn);
+        ClipTokenizer Pick(string? explicitDir, string sub, Func<(ClipTokenizer, ClipTokenizer), ClipTokenizer> fallback)
+        {
+            if (explicitDir is not null) return ClipTokenizer.FromFolder(explicitDir);
+            if (modelFolder is not null && Directory.Exists(Path.Combine(modelFolder, sub))) return ClipTokenizer.FromFolder(Path.Combine(modelFolder, sub));
+            return fallback(builtIn.Value);
+        }
+        return (Pick(tokenizerDir, "tokenizer", t => t.Item1), Pick(tokenizer2Dir, "tokenizer_2", t => t.Item2));
+    }
+
+    /// <summary>Writes the built-in tokenizer folders to the cache (once) and returns their parent folder.</summary>
+    public static string ExtractBuiltIn()
+    {
+        var version = typeof(SdxlTokenizers).Assembly.GetName().Version?.ToString() ?? "0";
+        var cache = Environment.GetEnvironmentVariable("LCMLORA_CACHE") is { Length: > 0 } c
+            ? c
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create) is { Length: > 0 } d ? d : Path.GetTempPath(), "lcmlora");
+        var root = Path.Combine(cache, "tokenizers", "sdxl-" + version);
+        if (File.Exists(Path.Combine(root, "complete"))) return root;
+        var staging = root + "." + Guid.NewGuid().ToString("N");
+        foreach (var sub in new[] { "tokenizer", "tokenizer_2" })
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(staging, sub)).FullName;
+            Extract("vocab.json.gz", Path.Combine(dir, "vocab.json"), gzip: true);
+            Extract("merges.txt.gz", Path.Combine(dir, "merges.txt"), gzip: true);
+            Extract($"{sub}.special_tokens_map.json", Path.Combine(dir, "special_tokens_map.json"), gzip: false);
+            Extract($"{sub}.tokenizer_config.json", Path.Combine(dir, "tokenizer_config.json"), gzip: false);
+        }
+        File.WriteAllText(Path.Combine(staging, "complete"), "");
+        try { Directory.Move(staging, root); }
+        catch (IOException) when (File.Exists(Path.Combine(root, "complete"))) { Directory.Delete(staging, true); }
+        return root;
+    }
+
+    private static void Extract(string resource, string target, bool gzip)
+    {
+        using var stream = typeof(SdxlTokenizers).Assembly.GetManifestResourceStream("LcmLora.Text.Resources." + resource)
+            ?? throw new InvalidOperationException($"Built-in resource {resource} is missing from the LcmLora assembly.");
+        using var input = gzip ? new GZipStream(stream, CompressionMode.Decompress) : stream;
+        using var output = File.Create(target);
+        input.CopyTo(output);
+    }
+}
