@@ -11,6 +11,7 @@ public static class CliApp
     {
         var root = new RootCommand("lcmlora: Stable Diffusion XL in a few steps with LCM-LoRA, on TorchSharp.");
         root.Add(InspectCommand.Create());
+        root.Add(TokenizeCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
