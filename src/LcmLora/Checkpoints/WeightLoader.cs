@@ -3,29 +3,50 @@ using TorchSharp;
 namespace LcmLora.Checkpoints;
 
 /// <summary>
-/// Copies checkpoint tensors into a module's parameters through a <see cref="WeightMap"/>. The whole mapping is
-/// checked (headers only) before any weight changes, so a bad file leaves the module untouched. Tensors are read
-/// one at a time from the memory mapping straight into the parameter's dtype, so peak memory stays near the
-/// size of the model.
+/// Fills a module's parameters from a checkpoint through a <see cref="WeightMap"/>. The whole mapping is checked
+/// (headers only) before any weight changes, so a bad file leaves the module untouched. Tensors are read one at
+/// a time from the memory mapping straight into the parameter's dtype: a module built on the meta device gets
+/// each parameter materialized from the file (no random init, no second copy), a module with real parameters is
+/// overwritten in place.
 /// </summary>
 public static class WeightLoader
 {
     /// <summary>Checks, then loads. Throws <see cref="CheckpointMappingException"/> when anything does not map.</summary>
     /// <param name="component">Name used in messages (unet, vae, ...).</param>
-    /// <param name="module">The module to fill; its parameters keep their dtype and device.</param>
+    /// <param name="module">The module to fill.</param>
     /// <param name="map">Our names to checkpoint keys.</param>
     /// <param name="source">The checkpoint.</param>
+    /// <param name="dtype">For meta-device modules: the dtype to materialize in (default float32).</param>
+    /// <param name="device">For meta-device modules: the device to materialize on (default CPU).</param>
     /// <returns>The mapping report (complete).</returns>
-    public static MappingReport Load(string component, torch.nn.Module module, WeightMap map, CheckpointTensors source)
+    public static MappingReport Load(string component, torch.nn.Module module, WeightMap map, CheckpointTensors source,
+        torch.ScalarType? dtype = null, torch.Device? device = null)
     {
         var state = module.state_dict();
         var report = MappingReport.Build(component, state.ToDictionary(kv => kv.Key, kv => kv.Value.shape), map, source);
         if (!report.IsComplete) throw new CheckpointMappingException(source.Describe(), report);
+        var owners = ModuleMaterializer.Owners(module);
         using var noGrad = torch.no_grad();
         foreach (var (name, target) in state)
         {
-            using var value = source.Read(map.Entries[name], target.dtype);
-            target.copy_(value);
+            if (target.device_type == DeviceType.META)
+            {
+                if (!owners.TryGetValue(name, out var owner))
+                    throw new NotSupportedException($"{component}: '{name}' is a meta-device buffer; only parameters can be materialized.");
+                var value = source.Read(map.Entries[name], dtype ?? torch.ScalarType.Float32);
+                var wanted = device ?? torch.CPU;
+                if (wanted.type != DeviceType.CPU)
+                {
+                    using var cpu = value;
+                    value = cpu.to(wanted);
+                }
+                ModuleMaterializer.Replace(owner.Owner, owner.Leaf, value);
+            }
+            else
+            {
+                using var value = source.Read(map.Entries[name], target.dtype);
+                target.copy_(value);
+            }
         }
         return report;
     }
