@@ -84,7 +84,7 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     {
         if (textEmbeds.dim() != 2 || timeIds.dim() != 2 || textEmbeds.shape[0] != timeIds.shape[0])
             throw new LcmLoraInputException(
-                $"text_embeds must be [B, P] and time_ids [B, K] with the same B; got [{string.Join(", ", textEmbeds.shape)}] and [{string.Join(", ", timeIds.shape)}].");
+                $"text_embeds must be [B, P] and time_ids [B, K] with the same B; got [{Shape(textEmbeds)}] and [{Shape(timeIds)}].");
         var width = textEmbeds.shape[1] + timeIds.shape[1] * Config.AdditionTimeEmbedDim;
         if (width != Config.ProjectionClassEmbeddingsInputDim)
             throw new LcmLoraInputException(
@@ -110,11 +110,18 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding)
     {
         if (sample.dim() != 4 || sample.shape[1] != Config.InChannels)
-            throw new LcmLoraInputException($"sample must be [B, {Config.InChannels}, H, W]; got [{string.Join(", ", sample.shape)}].");
-        using var scope = NewDisposeScope();
+            throw new LcmLoraInputException($"sample must be [B, {Config.InChannels}, H, W]; got [{Shape(sample)}].");
         var batch = sample.shape[0];
-        var t = timestep.dim() == 0 ? timestep.unsqueeze(0) : timestep;
-        t = t.to(sample.device).expand(batch);
+        if (encoderHiddenStates.dim() != 3 || encoderHiddenStates.shape[0] != batch || encoderHiddenStates.shape[2] != Config.CrossAttentionDim[^1])
+            throw new LcmLoraInputException(
+                $"encoder_hidden_states must be [{batch}, S, {Config.CrossAttentionDim[^1]}]; got [{Shape(encoderHiddenStates)}].");
+        if (conditioningEmbedding.dim() != 2 || conditioningEmbedding.shape[0] != batch || conditioningEmbedding.shape[1] != Config.TimeEmbedDim)
+            throw new LcmLoraInputException(
+                $"conditioning embedding must be [{batch}, {Config.TimeEmbedDim}] (from ConditioningEmbedding); got [{Shape(conditioningEmbedding)}].");
+        if (timestep.numel() != 1 && (timestep.dim() != 1 || timestep.shape[0] != batch))
+            throw new LcmLoraInputException($"timestep must hold one value or {batch}; got [{Shape(timestep)}].");
+        using var scope = NewDisposeScope();
+        var t = timestep.reshape(-1).to(sample.device).expand(batch);
         var emb = time_embedding.call(_timeProj.Encode(t).to(sample.dtype));
         emb = emb + conditioningEmbedding;
 
@@ -139,6 +146,8 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         x = conv_out.call(nn.functional.silu(conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
     }
+
+    private static string Shape(Tensor t) => string.Join(", ", t.shape);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

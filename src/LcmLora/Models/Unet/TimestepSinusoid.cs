@@ -14,6 +14,7 @@ internal sealed class TimestepSinusoid : IDisposable
     private readonly int _dim;
     private readonly bool _flipSinToCos;
     private readonly double _freqShift;
+    private readonly object _gate = new();
     private Tensor? _frequencies;
 
     /// <summary>Creates the encoding of width <paramref name="dim"/>.</summary>
@@ -29,7 +30,6 @@ internal sealed class TimestepSinusoid : IDisposable
     public Tensor Encode(Tensor values)
     {
         using var scope = NewDisposeScope();
-        var half = _dim / 2;
         var angles = values.to(ScalarType.Float32).unsqueeze(1) * Frequencies(values.device).unsqueeze(0);
         var (first, second) = _flipSinToCos ? (angles.cos(), angles.sin()) : (angles.sin(), angles.cos());
         var encoded = cat(new[] { first, second }, 1);
@@ -39,20 +39,27 @@ internal sealed class TimestepSinusoid : IDisposable
 
     private Tensor Frequencies(Device device)
     {
-        if (_frequencies is not null && _frequencies.device == device) return _frequencies;
-        var half = _dim / 2;
-        using var scope = NewDisposeScope();
-        var exponent = arange(0, half, ScalarType.Float32, device) * -Math.Log(10000.0) / (half - _freqShift);
-        var table = exponent.exp();
-        _frequencies?.Dispose();
-        _frequencies = table.DetachFromDisposeScope();
-        return _frequencies;
+        lock (_gate)
+        {
+            if (_frequencies is not null && _frequencies.device_type == device.type && _frequencies.device_index == device.index)
+                return _frequencies;
+            var half = _dim / 2;
+            using var scope = NewDisposeScope();
+            var exponent = arange(0, half, ScalarType.Float32, device) * -Math.Log(10000.0) / (half - _freqShift);
+            var table = exponent.exp();
+            _frequencies?.Dispose();
+            _frequencies = table.DetachFromDisposeScope();
+            return _frequencies;
+        }
     }
 
     /// <summary>Frees the cached frequency table.</summary>
     public void Dispose()
     {
-        _frequencies?.Dispose();
-        _frequencies = null;
+        lock (_gate)
+        {
+            _frequencies?.Dispose();
+            _frequencies = null;
+        }
     }
 }

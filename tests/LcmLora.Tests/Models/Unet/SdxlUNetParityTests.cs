@@ -35,6 +35,28 @@ public sealed class SdxlUNetParityTests(ITestOutputHelper output)
         TensorAssert.Close(expected, actual, 1e-4, "out_sample");
     }
 
+    [Theory]
+    [InlineData("gs1_0")]
+    [InlineData("gs1_5")]
+    public void PipelineStepsMatchDiffusersWithConditioningComputedOnce(string pipelineCase)
+    {
+        using var unet = LoadTinyUNet();
+        using var data = SafeTensorsFile.Open(Fixtures.Path("pipeline-lcm", pipelineCase, "data.safetensors"));
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var conditioning = unet.ConditioningEmbedding(data.Read("unet_call_0.text_embeds"), data.Read("unet_call_0.time_ids"));
+        for (var i = 0; data.Tensors.Any(t => t.Name == $"unet_call_{i}.out"); i++)
+        {
+            TensorAssert.Identical(data.Read("unet_call_0.text_embeds"), data.Read($"unet_call_{i}.text_embeds"), "text_embeds constant");
+            TensorAssert.Identical(data.Read("unet_call_0.time_ids"), data.Read($"unet_call_{i}.time_ids"), "time_ids constant");
+            var actual = unet.Denoise(data.Read($"unet_call_{i}.sample"), data.Read($"unet_call_{i}.timestep"),
+                data.Read($"unet_call_{i}.encoder_hidden_states"), conditioning);
+            var expected = data.Read($"unet_call_{i}.out");
+            output.WriteLine($"{pipelineCase} unet_call_{i}: max |diff| = {(actual - expected).abs().max().item<float>():E3}, max |ref| = {expected.abs().max().item<float>():E3}");
+            TensorAssert.Close(expected, actual, 1e-4, $"{pipelineCase} unet_call_{i}");
+        }
+    }
+
     [Fact]
     public void DenoiseWithPrecomputedConditioningEqualsForward()
     {

@@ -24,6 +24,21 @@ public sealed class SdxlUNetStructureTests
     }
 
     [Fact]
+    public void ConvolutionProjectionsWhenLinearProjectionIsOff()
+    {
+        var config = TempConfig.ParseEdited(Fixtures.Path("tiny-sdxl", "diffusers", "unet", "config.json"),
+            o => o["use_linear_projection"] = false, UNetConfig.FromJson);
+        using var unet = new SdxlUNet(config);
+        var shapes = unet.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+        Assert.Equal(new long[] { 64, 64, 1, 1 }, shapes["down_blocks.1.attentions.0.proj_in.weight"]);
+        Assert.Equal(new long[] { 64, 64, 1, 1 }, shapes["mid_block.attentions.0.proj_out.weight"]);
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var result = unet.call(randn(1, 4, 8, 8), tensor(10L), randn(1, 77, 72), randn(1, 40), zeros(1, 6));
+        Assert.Equal(new long[] { 1, 4, 8, 8 }, result.shape);
+    }
+
+    [Fact]
     public void ManifestConfigParsesToThePreset()
     {
         var parsed = SdxlBaseManifest.ParseConfig("unet", UNetConfig.FromJson);

@@ -39,6 +39,18 @@ public sealed class AutoencoderKLParityTests(ITestOutputHelper output)
         Compare(data.Read("decoded_image"), decoded, "decoded_image");
     }
 
+    [Theory]
+    [InlineData("gs1_0")]
+    [InlineData("gs1_5")]
+    public void PipelineDecodeMatchesDiffusers(string pipelineCase)
+    {
+        using var vae = LoadTinyVae();
+        using var data = SafeTensorsFile.Open(Fixtures.Path("pipeline-lcm", pipelineCase, "data.safetensors"));
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        Compare(data.Read("vae_decode_output_raw"), vae.Decode(data.Read("vae_decode_input")), $"{pipelineCase} vae_decode_output_raw");
+    }
+
     [Fact]
     public void EncodeMatchesDiffusers()
     {
