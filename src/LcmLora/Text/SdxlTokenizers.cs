@@ -1,4 +1,4 @@
-using System.IO.Compression;
+using LcmLora.Runtime;
 
 namespace LcmLora.Text;
 
@@ -34,35 +34,12 @@ public static class SdxlTokenizers
     }
 
     /// <summary>Writes the built-in tokenizer folders to the cache (once) and returns their parent folder.</summary>
-    public static string ExtractBuiltIn()
-    {
-        var version = typeof(SdxlTokenizers).Assembly.GetName().Version?.ToString() ?? "0";
-        var cache = Environment.GetEnvironmentVariable("LCMLORA_CACHE") is { Length: > 0 } c
-            ? c
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create) is { Length: > 0 } d ? d : Path.GetTempPath(), "lcmlora");
-        var root = Path.Combine(cache, "tokenizers", "sdxl-" + version);
-        if (File.Exists(Path.Combine(root, "complete"))) return root;
-        var staging = root + "." + Guid.NewGuid().ToString("N");
-        foreach (var sub in new[] { "tokenizer", "tokenizer_2" })
+    public static string ExtractBuiltIn() => ResourceCache.Folder("sdxl-tokenizers",
+        new[] { "tokenizer", "tokenizer_2" }.SelectMany(sub => new[]
         {
-            var dir = Directory.CreateDirectory(Path.Combine(staging, sub)).FullName;
-            Extract("vocab.json.gz", Path.Combine(dir, "vocab.json"), gzip: true);
-            Extract("merges.txt.gz", Path.Combine(dir, "merges.txt"), gzip: true);
-            Extract($"{sub}.special_tokens_map.json", Path.Combine(dir, "special_tokens_map.json"), gzip: false);
-            Extract($"{sub}.tokenizer_config.json", Path.Combine(dir, "tokenizer_config.json"), gzip: false);
-        }
-        File.WriteAllText(Path.Combine(staging, "complete"), "");
-        try { Directory.Move(staging, root); }
-        catch (IOException) when (File.Exists(Path.Combine(root, "complete"))) { Directory.Delete(staging, true); }
-        return root;
-    }
-
-    private static void Extract(string resource, string target, bool gzip)
-    {
-        using var stream = typeof(SdxlTokenizers).Assembly.GetManifestResourceStream("LcmLora.Text.Resources." + resource)
-            ?? throw new InvalidOperationException($"Built-in resource {resource} is missing from the LcmLora assembly.");
-        using var input = gzip ? new GZipStream(stream, CompressionMode.Decompress) : stream;
-        using var output = File.Create(target);
-        input.CopyTo(output);
-    }
+            new ResourceCache.Entry("LcmLora.Text.Resources.vocab.json.gz", Path.Combine(sub, "vocab.json"), Gzip: true),
+            new ResourceCache.Entry("LcmLora.Text.Resources.merges.txt.gz", Path.Combine(sub, "merges.txt"), Gzip: true),
+            new ResourceCache.Entry($"LcmLora.Text.Resources.{sub}.special_tokens_map.json", Path.Combine(sub, "special_tokens_map.json")),
+            new ResourceCache.Entry($"LcmLora.Text.Resources.{sub}.tokenizer_config.json", Path.Combine(sub, "tokenizer_config.json")),
+        }));
 }
