@@ -2,7 +2,7 @@ using System.Text.Json;
 using LcmLora.IO;
 using TorchSharp;
 
-namespace LcmLora.Benchmarks;
+namespace LcmLora.Benchmarks.Weights;
 
 /// <summary>
 /// Writes a full-size SDXL single-file checkpoint with random weights from the key manifest

@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using BenchmarkDotNet.Analysers;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Engines;
+using BenchmarkDotNet.Exporters;
+using BenchmarkDotNet.Loggers;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Validators;
+
+namespace LcmLora.Benchmarks.NativeMemory;
+
+/// <summary>
+/// Reports the benchmark process's resident memory (libtorch's allocations included), read by the host from
+/// <c>/proc/CHILD/status</c> around the measured iterations:
+/// <list type="bullet">
+/// <item>Setup peak: VmHWM before the measured iterations (global setup such as model loading, jitting, warm-up).</item>
+/// <item>Run RSS: VmRSS when the measured iterations start.</item>
+/// <item>Run peak: VmHWM during the measured iterations (the peak is reset when they start).</item>
+/// <item>Run ΔRSS: VmRSS after minus before the measured iterations (native leaks show here).</item>
+/// </list>
+/// </summary>
+public sealed class NativeMemoryDiagnoser : IDiagnoser
+{
+    /// <summary>The shared instance.</summary>
+    public static readonly NativeMemoryDiagnoser Default = new();
+
+    private readonly ConcurrentDictionary<BenchmarkCase, Sample> _samples = new();
+
+    private sealed class Sample
+    {
+        public ProcStatus Before;
+        public ProcStatus After;
+        public bool PeakWasReset;
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<string> Ids => [nameof(NativeMemoryDiagnoser)];
+
+    /// <inheritdoc/>
+    public IEnumerable<IExporter> Exporters => [];
+
+    /// <inheritdoc/>
+    public IEnumerable<IAnalyser> Analysers => [];
+
+    /// <inheritdoc/>
+    public void DisplayResults(ILogger logger) { }
+
+    /// <inheritdoc/>
+    public RunMode GetRunMode(BenchmarkCase benchmarkCase) => RunMode.NoOverhead;
+
+    /// <inheritdoc/>
+    public void Handle(HostSignal signal, DiagnoserActionParameters parameters)
+    {
+        if (!ProcStatus.Available || parameters.Process is null) return;
+        var pid = parameters.Process.Id;
+        var sample = _samples.GetOrAdd(parameters.BenchmarkCase, _ => new Sample());
+        switch (signal)
+        {
+            case HostSignal.BeforeActualRun:
+                sample.Before = ProcStatus.Of(pid);
+                sample.PeakWasReset = ProcStatus.ResetPeak(pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                break;
+            case HostSignal.AfterActualRun:
+                sample.After = ProcStatus.Of(pid);
+                break;
+        }
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<Metric> ProcessResults(DiagnoserResults results)
+    {
+        if (!_samples.TryGetValue(results.BenchmarkCase, out var s) || s.Before.RssBytes < 0 || s.After.RssBytes < 0) yield break;
+        yield return new Metric(Descriptor.SetupPeak, s.Before.PeakRssBytes);
+        yield return new Metric(Descriptor.RunRss, s.Before.RssBytes);
+        if (s.PeakWasReset) yield return new Metric(Descriptor.RunPeak, s.After.PeakRssBytes);
+        yield return new Metric(Descriptor.RunDelta, s.After.RssBytes - s.Before.RssBytes);
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<ValidationError> Validate(ValidationParameters validationParameters) => [];
+
+    private sealed class Descriptor(string id, string name, string legend, int priority) : IMetricDescriptor
+    {
+        public static readonly Descriptor SetupPeak = new("NativeSetupPeak", "Setup peak RSS",
+            "Peak resident memory of the benchmark process before the measured iterations (setup, model load, warm-up), /proc VmHWM", 0);
+        public static readonly Descriptor RunRss = new("NativeRunRss", "RSS",
+            "Resident memory of the benchmark process when the measured iterations start, /proc VmRSS", 1);
+        public static readonly Descriptor RunPeak = new("NativeRunPeak", "Run peak RSS",
+            "Peak resident memory during the measured iterations (VmHWM reset when they start)", 2);
+        public static readonly Descriptor RunDelta = new("NativeRunDelta", "ΔRSS",
+            "Resident memory after minus before the measured iterations (flat native memory shows ~0)", 3);
+
+        public string Id => id;
+        public string DisplayName => name;
+        public string Legend => legend;
+        public string NumberFormat => "0.##";
+        public UnitType UnitType => UnitType.Size;
+        public string Unit => "B";
+        public bool TheGreaterTheBetter => false;
+        public int PriorityInCategory => priority;
+        public bool GetIsAvailable(Metric metric) => true;
+    }
+}

@@ -1,0 +1,70 @@
+using LcmLora.Benchmarks.Weights;
+using LcmLora.Checkpoints;
+using LcmLora.Models;
+using LcmLora.Runtime;
+using TorchSharp;
+
+namespace LcmLora.Benchmarks.Setup;
+
+/// <summary>The models the benchmarks run and how they are loaded.</summary>
+public static class BenchModels
+{
+    /// <summary>The built-in tiny SDXL (random weights, diffusers folder in the cache).</summary>
+    public const string Tiny = "tiny";
+
+    /// <summary>Full-size SDXL base with random weights (fp16 single file in the benchmark cache, loaded as fp32).</summary>
+    public const string Full = "sdxl-base";
+
+    /// <summary>Intra-op threads: LCMLORA_BENCH_THREADS, else 2 (the physical cores of the reference machine).</summary>
+    public static int Threads =>
+        int.TryParse(Environment.GetEnvironmentVariable("LCMLORA_BENCH_THREADS"), out var n) && n > 0 ? n : 2;
+
+    /// <summary>Loads TorchSharp and sets the thread count; call first in every global setup.</summary>
+    public static void Init()
+    {
+        NativeRuntime.EnsureInitialized();
+        torch.set_num_threads(Threads);
+    }
+
+    /// <summary>Path of a model's checkpoint (written on first use).</summary>
+    public static string PathOf(string model) => model switch
+    {
+        Tiny => BuiltInModels.TinyRandomFolder(),
+        Full => RandomSdxlCheckpoint.EnsureSingleFile(),
+        _ => throw new ArgumentOutOfRangeException(nameof(model), model, $"expected {Tiny} or {Full}"),
+    };
+
+    /// <summary>Opens a model's checkpoint.</summary>
+    public static SdxlCheckpoint Open(string model) => SdxlCheckpoint.Open(PathOf(model));
+
+    /// <summary>
+    /// Loads one component in fp32 on the CPU (built on the meta device, then materialized from the file), in eval
+    /// mode: benchmarks of one component need neither the memory nor the load time of the other three.
+    /// </summary>
+    public static T LoadComponent<T>(SdxlCheckpoint checkpoint, string component) where T : torch.nn.Module
+    {
+        var module = SdxlCheckpoint.Build(component, checkpoint.Configs, torch.device("meta"));
+        try
+        {
+            WeightLoader.Load(component, module, checkpoint.MapFor(component, WeightMap.ShapesOf(module).Keys),
+                checkpoint.SourceFor(component), torch.ScalarType.Float32, torch.CPU);
+            module.eval();
+            return (T)module;
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>The image size every model benchmark uses.</summary>
+public static class BenchSizes
+{
+    /// <summary>Image side in pixels.</summary>
+    public const int Image = 512;
+
+    /// <summary>Latent side (image / 8).</summary>
+    public const int Latent = Image / 8;
+}
