@@ -1,10 +1,18 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
 using LcmLora.Benchmarks.Flops;
+using LcmLora.Benchmarks.Loading;
+using LcmLora.Benchmarks.Memory;
+using LcmLora.Benchmarks.Setup;
 using LcmLora.Benchmarks.Weights;
 
 // Commands besides BenchmarkDotNet's own arguments (see docs/performance.md):
-//   make-weights          write the random full-size SDXL checkpoint into the cache (once)
-//   flops                 print the FLOP counts of the benchmarked work
+//   make-weights                     write the random full-size SDXL checkpoint into the cache (once)
+//   flops                            print the FLOP counts of the benchmarked work
+//   load-once [MODEL]                load the checkpoint in this process; print time and peak RSS
+//   load-fresh [N] [MODEL]           load-once in N fresh child processes, summarized
+//   check-memory [MODEL] [STEPS] [B] RSS over STEPS UNet steps: PASS/FAIL
+//   breakdown unet|vae|text [B]      time every distinct op shape of a full-size pass in isolation
 switch (args.FirstOrDefault())
 {
     case "make-weights":
@@ -13,6 +21,15 @@ switch (args.FirstOrDefault())
     case "flops":
         FlopTable.Print(Console.Out);
         return 0;
+    case "load-once":
+        return LoadCommand.Once(args.Length > 1 ? args[1] : BenchModels.Full);
+    case "load-fresh":
+        return LoadCommand.Fresh(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3, args.Length > 2 ? args[2] : BenchModels.Full);
+    case "breakdown":
+        return OpBreakdown.Run(args);
+    case "check-memory":
+        return MemoryCheckCommand.Run(args);
 }
-BenchmarkSwitcher.FromAssembly(typeof(RandomSdxlCheckpoint).Assembly).Run(args);
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(RandomSdxlCheckpoint).Assembly).Run(args).ToList();
+FloorReport.Print(summaries);
 return 0;

@@ -50,7 +50,7 @@ public static class WorkOps
     {
         if (FlopsAttribute.Of(benchmarkCase) is not Work work) return null;
         string? Param(string name) => benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value?.ToString();
-        var model = Param("Model") ?? BenchModels.Full;
+        var model = Param("Model") ?? BenchModelAttribute.Of(benchmarkCase.Descriptor.Type);
         var batch = int.TryParse(Param("Batch"), out var b) ? b : 1;
         return Of(work, model, batch, Param("Shape"));
     }

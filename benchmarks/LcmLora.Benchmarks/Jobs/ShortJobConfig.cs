@@ -4,7 +4,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Engines;
 using BenchmarkDotNet.Jobs;
 using LcmLora.Benchmarks.Flops;
-using LcmLora.Benchmarks.NativeMemory;
+using LcmLora.Benchmarks.Diagnosers;
 
 namespace LcmLora.Benchmarks.Jobs;
 
@@ -62,7 +62,7 @@ internal static class BenchColumns
     {
         config.AddColumn(StatisticColumn.Min, StatisticColumn.Max);
         config.AddColumn(FlopColumn.TeraFlops, FlopColumn.Rate);
-        config.AddDiagnoser(NativeMemoryDiagnoser.Default);
-        config.WithOption(ConfigOptions.DisableLogFile, false);
+        config.AddDiagnoser(NativeMemoryDiagnoser.Default, OtherCpuDiagnoser.Default);
+        config.WithSummaryStyle(BenchmarkDotNet.Reports.SummaryStyle.Default.WithSizeUnit(Perfolizer.Metrology.SizeUnit.MB));
     }
 }

@@ -15,6 +15,14 @@ public static class BenchModels
     /// <summary>Full-size SDXL base with random weights (fp16 single file in the benchmark cache, loaded as fp32).</summary>
     public const string Full = "sdxl-base";
 
+    /// <summary>
+    /// The models parameterized benchmarks run: LCMLORA_BENCH_MODELS ("tiny", "sdxl-base" or "tiny,sdxl-base"), else both.
+    /// </summary>
+    public static IEnumerable<string> Selected() =>
+        Environment.GetEnvironmentVariable("LCMLORA_BENCH_MODELS") is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : [Tiny, Full];
+
     /// <summary>Intra-op threads: LCMLORA_BENCH_THREADS, else 2 (the physical cores of the reference machine).</summary>
     public static int Threads =>
         int.TryParse(Environment.GetEnvironmentVariable("LCMLORA_BENCH_THREADS"), out var n) && n > 0 ? n : 2;
@@ -67,4 +75,19 @@ public static class BenchSizes
 
     /// <summary>Latent side (image / 8).</summary>
     public const int Latent = Image / 8;
+}
+
+/// <summary>Fixes the model of a benchmark class that has no Model parameter.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = true)]
+public sealed class BenchModelAttribute(string model) : Attribute
+{
+    /// <summary>"tiny" or "sdxl-base".</summary>
+    public string Model { get; } = model;
+
+    /// <summary>
+    /// The model of a benchmark type: its attribute or its nearest base type's (BenchmarkDotNet runs a generated
+    /// subclass of the benchmark class), else full size.
+    /// </summary>
+    public static string Of(Type type) =>
+        ((BenchModelAttribute?)GetCustomAttribute(type, typeof(BenchModelAttribute), inherit: true))?.Model ?? BenchModels.Full;
 }

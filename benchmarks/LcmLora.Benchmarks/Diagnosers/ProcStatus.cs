@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace LcmLora.Benchmarks.NativeMemory;
+namespace LcmLora.Benchmarks.Diagnosers;
 
 /// <summary>
 /// Resident memory of a Linux process from <c>/proc/PID/status</c>: what libtorch allocates is invisible to the .NET

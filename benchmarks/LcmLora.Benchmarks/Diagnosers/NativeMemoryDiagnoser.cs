@@ -9,7 +9,7 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Validators;
 
-namespace LcmLora.Benchmarks.NativeMemory;
+namespace LcmLora.Benchmarks.Diagnosers;
 
 /// <summary>
 /// Reports the benchmark process's resident memory (libtorch's allocations included), read by the host from
@@ -53,8 +53,29 @@ public sealed class NativeMemoryDiagnoser : IDiagnoser
     /// <inheritdoc/>
     public void Handle(HostSignal signal, DiagnoserActionParameters parameters)
     {
-        if (!ProcStatus.Available || parameters.Process is null) return;
-        var pid = parameters.Process.Id;
+        // An exception here would stop BenchmarkDotNet's broker and break the pipe to the benchmark process.
+        try
+        {
+            HandleCore(signal, parameters);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"// {GetType().Name}: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private void HandleCore(HostSignal signal, DiagnoserActionParameters parameters)
+    {
+        if (signal is not (HostSignal.BeforeActualRun or HostSignal.AfterActualRun) || !ProcStatus.Available || parameters.Process is null) return;
+        int pid;
+        try
+        {
+            pid = parameters.Process.Id;
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
         var sample = _samples.GetOrAdd(parameters.BenchmarkCase, _ => new Sample());
         switch (signal)
         {
