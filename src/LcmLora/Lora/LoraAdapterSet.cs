@@ -219,28 +219,27 @@ public sealed class LoraAdapterSet : IDisposable
         return plan;
     }
 
-    /// <summary>The fused value of one weight, in its dtype, inside the caller's dispose scope.</summary>
-    private static Tensor ComputeFused(PlanItem item)
+    /// <summary>Adds every contribution to the float32 <paramref name="acc"/>; returns the result (acc itself unless DoRA).</summary>
+    private static Tensor Accumulate(PlanItem item, Tensor acc)
     {
-        var live = item.Live.detach();
-        var acc = live.dtype == ScalarType.Float32 ? live.clone() : live.to(ScalarType.Float32);
         foreach (var (adapter, match, factors) in item.Parts)
-        {
-            var delta = LoraDeltaMath.Delta(match.Module, factors, match.Module.Scale * adapter.Weight, live.shape, live.device);
-            if (match.Module.HasDora)
-                acc = LoraDeltaMath.Dora(acc, delta, factors[LoraTensorRole.DoraScale].to(ScalarType.Float32, live.device));
-            else
-                acc.add_(delta);
-        }
-        var fused = live.dtype == ScalarType.Float32 ? acc : acc.to(live.dtype);
-        using var finite = isfinite(fused).all();
-        if (!finite.item<bool>())
+            acc = LoraDeltaMath.Accumulate(match.Module, factors, match.Module.Scale * adapter.Weight, acc);
+        return acc;
+    }
+
+    private static void EnsureFinite(PlanItem item, Tensor value)
+    {
+        if (!LoraDeltaMath.AllFinite(value))
             throw new LoraNonFiniteException(
                 $"Fusing {string.Join(" + ", item.Parts.Select(p => $"'{p.Adapter.Name}' (weight {p.Adapter.Weight})"))} into {item.Component}.{item.Parameter} " +
                 "gives NaN or infinite values; nothing was changed.");
-        return fused;
     }
 
+    /// <summary>
+    /// Writes each fused weight after saving its original: a float32 weight is accumulated in place (no extra copy),
+    /// others through a float32 copy cast back once. The written value is checked; on any failure every weight
+    /// written so far, this one included, is restored from its original.
+    /// </summary>
     private void FuseKeepingOriginals(List<PlanItem> plan)
     {
         var written = new List<(PlanItem Item, Tensor Original)>(plan.Count);
@@ -249,10 +248,12 @@ public sealed class LoraAdapterSet : IDisposable
             foreach (var item in plan)
             {
                 using var scope = NewDisposeScope();
-                var fused = ComputeFused(item);
-                var original = item.Live.detach().clone().MoveToOuterDisposeScope();
-                written.Add((item, original));
-                item.Live.copy_(fused);
+                var live = item.Live;
+                written.Add((item, live.detach().clone().MoveToOuterDisposeScope()));
+                var inPlace = live.dtype == ScalarType.Float32;
+                var acc = Accumulate(item, inPlace ? live : live.to(ScalarType.Float32));
+                if (!ReferenceEquals(acc, live)) live.copy_(acc);
+                EnsureFinite(item, live);
             }
         }
         catch
@@ -267,17 +268,21 @@ public sealed class LoraAdapterSet : IDisposable
         foreach (var (item, original) in written) _originals[(item.Component, item.Parameter)] = original;
     }
 
+    /// <summary>Computes and checks every fused weight without writing, then computes again and writes.</summary>
     private static void FuseWithoutOriginals(List<PlanItem> plan)
     {
         foreach (var item in plan)
         {
             using var scope = NewDisposeScope();
-            ComputeFused(item);
+            var acc = Accumulate(item, item.Live.detach().to(ScalarType.Float32, copy: true));
+            EnsureFinite(item, item.Live.dtype == ScalarType.Float32 ? acc : acc.to(item.Live.dtype));
         }
         foreach (var item in plan)
         {
             using var scope = NewDisposeScope();
-            item.Live.copy_(ComputeFused(item));
+            var live = item.Live;
+            var acc = Accumulate(item, live.dtype == ScalarType.Float32 ? live : live.to(ScalarType.Float32));
+            if (!ReferenceEquals(acc, live)) live.copy_(acc);
         }
     }
 }

@@ -4,39 +4,81 @@ using static TorchSharp.torch;
 namespace LcmLora.Lora;
 
 /// <summary>
-/// Builds weight deltas from LoRA factors, in float32, with one matrix product per low-rank pair; the scale
-/// (alpha/rank times adapter weight) is folded into the smallest factor so no extra pass over the delta is needed.
-/// Callers own a dispose scope: every tensor made here is registered in it.
+/// Weight deltas from LoRA factors, in float32. Factors are prepared once when an adapter is loaded (widened to
+/// float32; low-rank pairs flattened to matrices with any Tucker core folded into down), so fusing a plain LoRA or
+/// LoCon module is a single in-place <c>addmm</c> into the float32 weight: one matrix product, the scale applied by
+/// BLAS, no delta tensor. Callers own a dispose scope: every temporary made here is registered in it.
 /// </summary>
 internal static class LoraDeltaMath
 {
-    /// <summary>The delta <c>factor x raw(module)</c>, reshaped to <paramref name="weightShape"/>, float32 on <paramref name="device"/>.</summary>
-    public static Tensor Delta(LoraModule module, IReadOnlyDictionary<LoraTensorRole, Tensor> factors, double factor, long[] weightShape, Device device)
+    /// <summary>The float32 factors fusion needs, read through <paramref name="read"/> (tensors as stored).</summary>
+    public static Dictionary<LoraTensorRole, Tensor> Prepare(LoraModule module, Func<LoraTensorRole, Tensor> read)
     {
-        Tensor F(LoraTensorRole role) => factors[role].to(ScalarType.Float32, device);
-        var delta = module.Algorithm switch
+        using var scope = NewDisposeScope();
+        Tensor F(LoraTensorRole role) => read(role).to(ScalarType.Float32);
+        var prepared = new Dictionary<LoraTensorRole, Tensor>();
+        if (module.Algorithm == LoraAlgorithm.LowRank)
         {
-            LoraAlgorithm.LoHa => LoHa(module, F, factor),
-            LoraAlgorithm.LoKr => LoKr(module, F, factor),
-            _ => LowRank(module, F, factor),
-        };
-        return delta.reshape(weightShape);
+            var down = F(LoraTensorRole.Down);
+            var a = down.reshape(down.shape[0], -1);
+            if (module.Has(LoraTensorRole.Mid))
+            {
+                // Fold the Tucker core into down: down'[m, i, h, w] = sum_d mid[m, d, h, w] * down[d, i].
+                var mid = F(LoraTensorRole.Mid);
+                a = einsum("mdhw,di->mihw", mid, a).reshape(mid.shape[0], -1);
+            }
+            var up = F(LoraTensorRole.Up);
+            prepared[LoraTensorRole.Down] = a.contiguous();
+            prepared[LoraTensorRole.Up] = up.reshape(up.shape[0], -1).contiguous();
+        }
+        else
+        {
+            foreach (var role in module.TensorKeys.Keys.Where(r => r is not (LoraTensorRole.Alpha or LoraTensorRole.DoraScale)))
+                prepared[role] = F(role).contiguous();
+        }
+        if (module.HasDora) prepared[LoraTensorRole.DoraScale] = F(LoraTensorRole.DoraScale).contiguous();
+        foreach (var t in prepared.Values) t.MoveToOuterDisposeScope();
+        return prepared;
     }
 
-    private static Tensor LowRank(LoraModule m, Func<LoraTensorRole, Tensor> f, double factor)
+    /// <summary>
+    /// Adds <c>factor x delta(module)</c> to the float32 weight <paramref name="acc"/> (in place for plain low-rank
+    /// modules) or, for DoRA, returns the renormalized weight (a new tensor).
+    /// </summary>
+    public static Tensor Accumulate(LoraModule module, IReadOnlyDictionary<LoraTensorRole, Tensor> prepared, double factor, Tensor acc)
     {
-        var down = f(LoraTensorRole.Down);
-        var up = f(LoraTensorRole.Up);
-        var a = down.reshape(down.shape[0], -1);
-        if (m.Has(LoraTensorRole.Mid))
+        var device = acc.device;
+        Tensor F(LoraTensorRole role) => prepared[role].device == device ? prepared[role] : prepared[role].to(device);
+        if (module.Algorithm == LoraAlgorithm.LowRank && !module.HasDora)
         {
-            // Fold the Tucker core into down: down'[m, i, h, w] = sum_d mid[m, d, h, w] * down[d, i].
-            var mid = f(LoraTensorRole.Mid);
-            a = einsum("mdhw,di->mihw", mid, a).reshape(mid.shape[0], -1);
+            acc.view(acc.shape[0], -1).addmm_(F(LoraTensorRole.Up), F(LoraTensorRole.Down), beta: 1, alpha: (float)factor);
+            return acc;
         }
-        var b = up.reshape(up.shape[0], -1).mul(factor);
-        return b.mm(a);
+        var delta = Delta(module, F, factor).reshape(acc.shape);
+        if (module.HasDora) return Dora(acc, delta, F(LoraTensorRole.DoraScale));
+        return acc.add_(delta);
     }
+
+    /// <summary>
+    /// True when every element is finite. A finite sum proves it (any NaN or infinity makes the sum non-finite) and
+    /// costs a tenth of an element-wise test, which runs only when the sum is not finite (NaN, infinity, overflow).
+    /// </summary>
+    public static bool AllFinite(Tensor t)
+    {
+        using (var sum = t.sum())
+        using (var wide = sum.to(ScalarType.Float64))
+            if (double.IsFinite(wide.item<double>())) return true;
+        using var finite = isfinite(t).all();
+        return finite.item<bool>();
+    }
+
+    /// <summary><c>factor x delta(module)</c> as the factors shape it (reshape onto the weight before use).</summary>
+    public static Tensor Delta(LoraModule module, Func<LoraTensorRole, Tensor> f, double factor) => module.Algorithm switch
+    {
+        LoraAlgorithm.LoHa => LoHa(module, f, factor),
+        LoraAlgorithm.LoKr => LoKr(module, f, factor),
+        _ => f(LoraTensorRole.Up).mul(factor).mm(f(LoraTensorRole.Down)),
+    };
 
     private static Tensor LoHa(LoraModule m, Func<LoraTensorRole, Tensor> f, double factor)
     {
