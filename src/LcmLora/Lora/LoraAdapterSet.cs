@@ -227,6 +227,9 @@ public sealed class LoraAdapterSet : IDisposable
         return acc;
     }
 
+    /// <summary>A contiguous float32 weight is accumulated into directly; anything else through a float32 copy.</summary>
+    private static bool InPlace(Tensor live) => live.dtype == ScalarType.Float32 && live.is_contiguous();
+
     private static void EnsureFinite(PlanItem item, Tensor value)
     {
         if (!LoraDeltaMath.AllFinite(value))
@@ -250,8 +253,7 @@ public sealed class LoraAdapterSet : IDisposable
                 using var scope = NewDisposeScope();
                 var live = item.Live;
                 written.Add((item, live.detach().clone().MoveToOuterDisposeScope()));
-                var inPlace = live.dtype == ScalarType.Float32;
-                var acc = Accumulate(item, inPlace ? live : live.to(ScalarType.Float32));
+                var acc = Accumulate(item, InPlace(live) ? live : live.to(ScalarType.Float32, copy: true));
                 if (!ReferenceEquals(acc, live)) live.copy_(acc);
                 EnsureFinite(item, live);
             }
@@ -281,7 +283,7 @@ public sealed class LoraAdapterSet : IDisposable
         {
             using var scope = NewDisposeScope();
             var live = item.Live;
-            var acc = Accumulate(item, live.dtype == ScalarType.Float32 ? live : live.to(ScalarType.Float32));
+            var acc = Accumulate(item, InPlace(live) ? live : live.to(ScalarType.Float32, copy: true));
             if (!ReferenceEquals(acc, live)) live.copy_(acc);
         }
     }

@@ -56,7 +56,8 @@ internal static class LoraDeltaMath
         }
         var delta = Delta(module, F, factor).reshape(acc.shape);
         if (module.HasDora) return Dora(acc, delta, F(LoraTensorRole.DoraScale));
-        return acc.add_(delta);
+        acc.add_(delta);
+        return acc;
     }
 
     /// <summary>

@@ -102,6 +102,45 @@ public class LoraFixtureParityTests(ITestOutputHelper output)
         output.WriteLine($"re-fused after SetWeight: max |ours - reference| = {maxDiff:E3}");
     }
 
+    [Theory]
+    [InlineData(torch.ScalarType.Float16)]
+    [InlineData(torch.ScalarType.BFloat16)]
+    public void HalfPrecisionWeightsAreFusedInFloat32AndRoundedOnce(torch.ScalarType dtype)
+    {
+        using var model = TinyLoraModel.Load();
+        foreach (var parameters in model.Parameters.Values)
+            foreach (var name in parameters.Keys.ToList())
+            {
+                var half = parameters[name].to(dtype);
+                parameters[name].Dispose();
+                parameters[name] = half;
+            }
+        var before = model.Snapshot();
+        using var set = new LoraAdapterSet(model.Components);
+        set.Add("lcm", TinyLoraModel.LoraPath('b'), 1.0);
+        set.Add("style", TinyLoraModel.LoraPath('a'), 0.8);
+        set.Fuse();
+        using (var reference = SafeTensorsFile.Open(Fixtures.Path("lora", "combined_lcm_style", "outputs.safetensors")))
+        {
+            foreach (var info in reference.Tensors.Where(t => t.Name.StartsWith("fused.", StringComparison.Ordinal)))
+            {
+                var (component, name) = TinyLoraModel.SplitComponent(info.Name["fused.".Length..]);
+                var actual = model.Parameters[component][name];
+                Assert.Equal(dtype, actual.dtype);
+                // The fp32 reference rounded once to the half type is what one rounding of an fp32 sum gives
+                // (the fp32 sums agree to ~1e-7, far below half precision, so they round alike almost everywhere).
+                using var e = reference.Read(info.Name).to(dtype);
+                using var diff = (actual.to(torch.ScalarType.Float32) - e.to(torch.ScalarType.Float32)).abs().max();
+                using var ulp = e.to(torch.ScalarType.Float32).abs().max();
+                var tolerance = (dtype == torch.ScalarType.Float16 ? 1.0 / 1024 : 1.0 / 128) * Math.Max(1.0, ulp.item<float>());
+                Assert.True(diff.item<float>() <= tolerance, $"{info.Name}: {diff.item<float>()} > {tolerance}");
+            }
+        }
+        set.Unfuse();
+        Assert.Null(model.FirstDifference(before));
+        TinyLoraModel.DisposeAll(before);
+    }
+
     /// <summary>Compares every fused.* tensor of a reference file with our weights (1e-5 relative); returns the max abs diff.</summary>
     private static double CompareFused(TinyLoraModel model, string referenceFile)
     {
