@@ -12,6 +12,7 @@ public static class CliApp
         var root = new RootCommand("lcmlora: Stable Diffusion XL in a few steps with LCM-LoRA, on TorchSharp.");
         root.Add(InspectCommand.Create());
         root.Add(TokenizeCommand.Create());
+        root.Add(GenerateCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -20,7 +21,7 @@ public static class CliApp
         }
         try
         {
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).GetAwaiter().GetResult();
         }
         catch (Exception e) when (CliErrors.IsBadInput(e))
         {

@@ -21,6 +21,9 @@ namespace LcmLora.Lora;
 /// LoRA file: factors stay in memory). Without <c>keepOriginals</c> no copies are kept (half the memory at full
 /// size), every fused value is computed and checked once before anything is written and once more to write it,
 /// and the fusion is permanent: unfusing or changing the set while fused throws.</para>
+/// <para>With a <see cref="OriginalWeightReader"/> instead, nothing is copied either: originals are read back from
+/// the memory-mapped checkpoint the model was loaded from (the same bytes, converted the same way, so the restore is
+/// bit for bit) — the full-size choice, since copies of every touched weight would add most of the UNet's size.</para>
 /// <para>Not thread-safe; do not run the model while fusing.</para>
 /// </remarks>
 public sealed class LoraAdapterSet : IDisposable
@@ -28,26 +31,33 @@ public sealed class LoraAdapterSet : IDisposable
     private readonly Dictionary<string, IReadOnlyDictionary<string, Tensor>> _components = new(StringComparer.Ordinal);
     private readonly LoraNameMap _map;
     private readonly List<LoraAdapter> _adapters = [];
-    private readonly Dictionary<(string Component, string Parameter), Tensor> _originals = [];
+    private readonly Dictionary<(string Component, string Parameter), Tensor?> _originals = [];
+    private readonly OriginalWeightReader? _reload;
     private List<(string Component, string Parameter)> _fused = [];
 
     /// <summary>Creates an empty set over live parameters.</summary>
     /// <param name="components">Per component (see <see cref="LoraComponents"/>), our parameter names to the live tensors.</param>
     /// <param name="keepOriginals">Keep a copy of each touched weight so fusion can be undone exactly.</param>
     /// <param name="unetLayersPerBlock">The UNet's layers_per_block for SGM-named LoRAs (inferred when null).</param>
-    public LoraAdapterSet(IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>> components, bool keepOriginals = true, int? unetLayersPerBlock = null)
+    /// <param name="reloadOriginal">Reads an original weight back (from the mapped checkpoint) instead of keeping copies.</param>
+    public LoraAdapterSet(IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>> components, bool keepOriginals = true, int? unetLayersPerBlock = null,
+        OriginalWeightReader? reloadOriginal = null)
     {
         foreach (var (c, p) in components) _components[c] = p;
-        KeepsOriginals = keepOriginals;
+        KeepsOriginals = keepOriginals || reloadOriginal is not null;
+        _reload = reloadOriginal;
         _map = new LoraNameMap(_components.ToDictionary(kv => kv.Key,
             kv => (IReadOnlyDictionary<string, long[]>)kv.Value.ToDictionary(p => p.Key, p => p.Value.shape, StringComparer.Ordinal)), unetLayersPerBlock);
     }
 
     /// <summary>A set over modules' <c>named_parameters()</c> (the live parameters).</summary>
-    public static LoraAdapterSet FromModules(IReadOnlyDictionary<string, nn.Module> modules, bool keepOriginals = true) =>
+    /// <param name="modules">Per component, the module whose parameters are fused into.</param>
+    /// <param name="keepOriginals">Keep a copy of each touched weight so fusion can be undone exactly.</param>
+    /// <param name="reloadOriginal">Reads an original weight back (from the mapped checkpoint) instead of keeping copies.</param>
+    public static LoraAdapterSet FromModules(IReadOnlyDictionary<string, nn.Module> modules, bool keepOriginals = true, OriginalWeightReader? reloadOriginal = null) =>
         new(modules.ToDictionary(kv => kv.Key,
             kv => (IReadOnlyDictionary<string, Tensor>)kv.Value.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal)),
-            keepOriginals);
+            keepOriginals, reloadOriginal: reloadOriginal);
 
     /// <summary>Whether originals are kept (fusion can be undone).</summary>
     public bool KeepsOriginals { get; }
@@ -142,10 +152,7 @@ public sealed class LoraAdapterSet : IDisposable
         using (no_grad())
         {
             foreach (var ((component, parameter), original) in _originals)
-            {
-                _components[component][parameter].copy_(original);
-                original.Dispose();
-            }
+                Restore(component, parameter, original);
         }
         _originals.Clear();
         _fused = [];
@@ -157,8 +164,26 @@ public sealed class LoraAdapterSet : IDisposable
     {
         foreach (var a in _adapters) a.Dispose();
         _adapters.Clear();
-        foreach (var t in _originals.Values) t.Dispose();
+        foreach (var t in _originals.Values) t?.Dispose();
         _originals.Clear();
+    }
+
+    /// <summary>Puts one original weight back: from its copy, or read again from the checkpoint.</summary>
+    private void Restore(string component, string parameter, Tensor? original)
+    {
+        var live = _components[component][parameter];
+        if (original is null)
+        {
+            using var reloaded = _reload!(component, parameter);
+            if (!reloaded.shape.SequenceEqual(live.shape))
+                throw new InvalidOperationException($"Reloading {component}.{parameter}: shape [{string.Join(", ", reloaded.shape)}] differs from the model's.");
+            live.copy_(reloaded);
+        }
+        else
+        {
+            live.copy_(original);
+            original.Dispose();
+        }
     }
 
     private LoraAdapter? Find(string name) => _adapters.FirstOrDefault(a => a.Name == name);
@@ -245,14 +270,14 @@ public sealed class LoraAdapterSet : IDisposable
     /// </summary>
     private void FuseKeepingOriginals(List<PlanItem> plan)
     {
-        var written = new List<(PlanItem Item, Tensor Original)>(plan.Count);
+        var written = new List<(PlanItem Item, Tensor? Original)>(plan.Count);
         try
         {
             foreach (var item in plan)
             {
                 using var scope = NewDisposeScope();
                 var live = item.Live;
-                written.Add((item, live.detach().clone().MoveToOuterDisposeScope()));
+                written.Add((item, _reload is null ? live.detach().clone().MoveToOuterDisposeScope() : null));
                 var acc = Accumulate(item, InPlace(live) ? live : live.to(ScalarType.Float32, copy: true));
                 if (!ReferenceEquals(acc, live)) live.copy_(acc);
                 EnsureFinite(item, live);
@@ -260,11 +285,7 @@ public sealed class LoraAdapterSet : IDisposable
         }
         catch
         {
-            foreach (var (item, original) in written)
-            {
-                item.Live.copy_(original);
-                original.Dispose();
-            }
+            foreach (var (item, original) in written) Restore(item.Component, item.Parameter, original);
             throw;
         }
         foreach (var (item, original) in written) _originals[(item.Component, item.Parameter)] = original;
@@ -288,3 +309,8 @@ public sealed class LoraAdapterSet : IDisposable
         }
     }
 }
+
+/// <summary>Reads the original (unfused) value of one weight, in the live weight's dtype, e.g. from the mapped checkpoint.</summary>
+/// <param name="component">unet, text_encoder or text_encoder_2.</param>
+/// <param name="parameter">Our parameter name.</param>
+public delegate Tensor OriginalWeightReader(string component, string parameter);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using LcmLora.Checkpoints;
-using LcmLora.Imaging;
+using LcmLora.Lora;
 using LcmLora.Models;
 using LcmLora.Pipelines.Decoding;
 using LcmLora.Runtime;
@@ -24,7 +24,10 @@ public sealed class SdxlPipeline : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SdxlPromptEncoder _promptEncoder;
+    private readonly Dictionary<string, (WeightMap Map, Dictionary<string, torch.Tensor> Live)> _reloadMaps = [];
     private ILatentDecoder _decoder;
+    private SdxlCheckpoint? _checkpoint;
+    private LoraAdapterSet? _loras;
 
     /// <summary>Assembles a pipeline from loaded parts.</summary>
     /// <param name="models">The four modules.</param>
@@ -50,14 +53,47 @@ public sealed class SdxlPipeline : IDisposable
     {
         NativeRuntime.EnsureInitialized();
         options ??= new PipelineOptions();
-        using var checkpoint = SdxlCheckpoint.Open(modelPath, options.Configs, options.Variant);
-        var folder = checkpoint.Layout == CheckpointLayout.Diffusers ? checkpoint.Path : null;
-        var (t1, t2) = SdxlTokenizers.ForModel(folder, options.TokenizerDir, options.Tokenizer2Dir);
-        var schedulerConfig = folder is not null && File.Exists(Path.Combine(folder, "scheduler", "scheduler_config.json"))
-            ? SchedulerConfig.FromJson(Path.Combine(folder, "scheduler", "scheduler_config.json"))
-            : null;
-        var models = checkpoint.Load(options.Device, options.DType, options.Progress);
-        return new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig));
+        var checkpoint = SdxlCheckpoint.Open(modelPath, options.Configs, options.Variant);
+        try
+        {
+            var folder = checkpoint.Layout == CheckpointLayout.Diffusers ? checkpoint.Path : null;
+            var (t1, t2) = SdxlTokenizers.ForModel(folder, options.TokenizerDir, options.Tokenizer2Dir);
+            var schedulerConfig = folder is not null && File.Exists(Path.Combine(folder, "scheduler", "scheduler_config.json"))
+                ? SchedulerConfig.FromJson(Path.Combine(folder, "scheduler", "scheduler_config.json"))
+                : null;
+            var models = checkpoint.Load(options.Device, options.DType, options.Progress);
+            // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it.
+            return new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint };
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// LoRA adapters fused into the UNet and text encoders, each with its own weight (e.g. LCM-LoRA 1.0 + a style 0.8):
+    /// <c>Loras.Add("lcm", path)</c>, <c>Loras.Add("style", path, 0.8)</c>, <c>Loras.Fuse()</c>; <c>Unfuse()</c> restores the
+    /// original weights bit for bit. For a pipeline made by <see cref="Load"/>, originals are re-read from the mapped
+    /// checkpoint (no copies in memory); otherwise touched weights are copied before fusing.
+    /// </summary>
+    public LoraAdapterSet Loras => _loras ??= LoraAdapterSet.FromModules(
+        Models.Components.Where(kv => kv.Key != "vae").ToDictionary(kv => kv.Key, kv => kv.Value),
+        keepOriginals: _checkpoint is null,
+        reloadOriginal: _checkpoint is null ? null : ReloadOriginal);
+
+    private torch.Tensor ReloadOriginal(string component, string parameter)
+    {
+        var checkpoint = _checkpoint!;
+        if (!_reloadMaps.TryGetValue(component, out var entry))
+        {
+            var state = Models.Components[component].state_dict();
+            _reloadMaps[component] = entry = (checkpoint.MapFor(component, state.Keys), state);
+        }
+        var live = entry.Live[parameter];
+        using var cpu = checkpoint.SourceFor(component).Read(entry.Map.Entries[parameter], live.dtype);
+        return cpu.to(live.device);
     }
 
     /// <summary>The modules.</summary>
@@ -119,7 +155,9 @@ public sealed class SdxlPipeline : IDisposable
     /// <summary>Frees the modules.</summary>
     public void Dispose()
     {
+        _loras?.Dispose();
         Models.Dispose();
+        _checkpoint?.Dispose();
         _gate.Dispose();
     }
 
