@@ -16,7 +16,7 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) Console.Error.WriteLine($"lcmlora: error: {e.Message}");
+            foreach (var e in parse.Errors) Console.Error.WriteLine($"lcmlora: error: {CliErrors.OneLine(e.Message)}");
             return ExitCodes.BadInput;
         }
         try
