@@ -13,6 +13,7 @@ public static class CliApp
         root.Add(InspectCommand.Create());
         root.Add(TokenizeCommand.Create());
         root.Add(GenerateCommand.Create());
+        root.Add(FuseCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
