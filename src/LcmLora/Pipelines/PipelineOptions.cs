@@ -25,6 +25,9 @@ public sealed record PipelineOptions
     /// <summary>For diffusers folders: prefer weight files of this variant (e.g. "fp16").</summary>
     public string? Variant { get; init; }
 
+    /// <summary>CPU threads for libtorch (process-wide); null: one per physical core.</summary>
+    public int? Threads { get; init; }
+
     /// <summary>Receives the name of each component as it loads.</summary>
     public IProgress<string>? Progress { get; init; }
 }

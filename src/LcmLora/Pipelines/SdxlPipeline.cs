@@ -53,6 +53,7 @@ public sealed class SdxlPipeline : IDisposable
     {
         NativeRuntime.EnsureInitialized();
         options ??= new PipelineOptions();
+        ComputeThreads.Apply(options.Threads);
         var checkpoint = SdxlCheckpoint.Open(modelPath, options.Configs, options.Variant);
         try
         {

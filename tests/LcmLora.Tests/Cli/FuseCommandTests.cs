@@ -3,16 +3,12 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
-public class FuseCommandTests : IDisposable
+public class FuseCommandTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-fuse-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Fact]
     public void FusingLcmAndStyleIntoTheSingleFileGivesTheReferenceCheckpoint()
     {
-        var output = Path.Combine(_dir, "fused.safetensors");
+        var output = Path.Combine(TempDir, "fused.safetensors");
         var input = Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors");
         var r = CliRunner.Run("fuse", "--model", input, "--lora", Fixtures.Path("lora", "lora_b.safetensors") + ":1.0",
             "--lora", Fixtures.Path("lora", "lora_a.safetensors") + ":0.8", "--out", output, "--json");
@@ -34,7 +30,7 @@ public class FuseCommandTests : IDisposable
     [Fact]
     public void FusingIntoADiffusersFolderWritesAFolderThatLoads()
     {
-        var output = Path.Combine(_dir, "fused-folder");
+        var output = Path.Combine(TempDir, "fused-folder");
         var r = CliRunner.Run("fuse", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--lora", Fixtures.Path("lora", "lora_c.safetensors"), "--out", output, "--dtype", "fp16");
         Assert.True(r.ExitCode == 0, r.Err);
         Assert.True(File.Exists(Path.Combine(output, "model_index.json")));
@@ -49,8 +45,8 @@ public class FuseCommandTests : IDisposable
     public void ALoraThatMatchesNothingIsBadInput()
     {
         var r = CliRunner.Run("fuse", "--model", Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"),
-            "--lora", Fixtures.Path("unet-forward", "data.safetensors"), "--out", Path.Combine(_dir, "x.safetensors"));
+            "--lora", Fixtures.Path("unet-forward", "data.safetensors"), "--out", Path.Combine(TempDir, "x.safetensors"));
         Assert.Equal(2, r.ExitCode);
-        Assert.False(File.Exists(Path.Combine(_dir, "x.safetensors")));
+        Assert.False(File.Exists(Path.Combine(TempDir, "x.safetensors")));
     }
 }

@@ -5,13 +5,9 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
-public class GenerateCommandTests : IDisposable
+public class GenerateCommandTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-gen-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Out(string name) => Path.Combine(_dir, name);
+    private string Out(string name) => Path.Combine(TempDir, name);
 
     [Theory]
     [InlineData("diffusers")]

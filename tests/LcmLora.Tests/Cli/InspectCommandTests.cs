@@ -3,12 +3,8 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
-public class InspectCommandTests : IDisposable
+public class InspectCommandTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Fact]
     public void JsonListsEveryTensorWithCountsAndMetadata()
     {
@@ -39,7 +35,7 @@ public class InspectCommandTests : IDisposable
     [InlineData("missing")]
     public void BadInputExitsWithTwoAndOneLineNamingTheFile(string kind)
     {
-        var path = Path.Combine(_dir, kind == "pickle" ? "model.ckpt" : kind + ".safetensors");
+        var path = Path.Combine(TempDir, kind == "pickle" ? "model.ckpt" : kind + ".safetensors");
         var valid = File.ReadAllBytes(Fixtures.Path("unet-forward", "data.safetensors"));
         switch (kind)
         {

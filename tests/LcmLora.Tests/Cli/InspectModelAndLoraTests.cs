@@ -4,12 +4,8 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
-public class InspectModelAndLoraTests : IDisposable
+public class InspectModelAndLoraTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-insp-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Theory]
     [InlineData("diffusers", "diffusers")]
     [InlineData("sgm/tiny_sdxl_sgm.safetensors", "sgm-single-file")]
@@ -32,11 +28,11 @@ public class InspectModelAndLoraTests : IDisposable
     [Fact]
     public void FullSizeLcmLoraMatchesAFullSizeCheckpointFromHeadersAlone()
     {
-        var model = Path.Combine(_dir, "sdxl.safetensors");
+        var model = Path.Combine(TempDir, "sdxl.safetensors");
         var sgm = Manifests.Sgm().ToList();
         sgm.Add(new("conditioner.embedders.1.model.logit_scale", []));
         SparseCheckpoint.Write(model, sgm);
-        var lora = Path.Combine(_dir, "lcm-lora.safetensors");
+        var lora = Path.Combine(TempDir, "lcm-lora.safetensors");
         using (var doc = JsonDocument.Parse(File.ReadAllText(Fixtures.Path("manifests", "lcm-lora-sdxl-kohya-rank64.json"))))
             SparseCheckpoint.Write(lora, doc.RootElement.GetProperty("tensors").EnumerateObject()
                 .Select(p => new KeyValuePair<string, long[]>(p.Name, p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray())).ToList());
