@@ -35,12 +35,18 @@ public static class InspectCommand
         using var file = SafeTensorsFile.Open(path);
         if (file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
             return InspectModel(path, file, json);
-        using var lora = LoraFile.Open(path);
-        if (lora.Modules.Count > 0) return InspectLora(lora, model is null ? null : HuggingFaceCache.Resolve(model), json);
+        using var lora = TryOpenLora(path);
+        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, model is null ? null : HuggingFaceCache.Resolve(model), json);
         if (model is not null) throw new LcmLoraInputException($"{path}: --model is for LoRA files, and this file holds no LoRA modules.");
         if (json) InspectOutput.TensorsJson(file, null);
         else InspectOutput.TensorsText(file);
         return ExitCodes.Ok;
+    }
+
+    private static LoraFile? TryOpenLora(string path)
+    {
+        try { return LoraFile.Open(path); }
+        catch (LoraFormatException) { return null; }
     }
 
     private static int InspectModel(string path, SafeTensorsFile? file, bool json)

@@ -8,7 +8,7 @@ public class InspectCommandTests : TempDirectoryTest
     [Fact]
     public void JsonListsEveryTensorWithCountsAndMetadata()
     {
-        var file = Fixtures.Path("lora", "lora_c.safetensors");
+        var file = Fixtures.Path("unet-forward", "data.safetensors");
         var r = CliRunner.Run("inspect", file, "--json");
         Assert.Equal(0, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Out);
@@ -23,7 +23,7 @@ public class InspectCommandTests : TempDirectoryTest
     public void TextListsTensors()
     {
         var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"));
-        Assert.Equal(0, r.ExitCode);
+        Assert.True(r.ExitCode == 0, r.Err);
         Assert.Contains("model.diffusion_model.time_embed.0.weight", r.Out);
         Assert.Contains("tensors", r.Out);
     }
