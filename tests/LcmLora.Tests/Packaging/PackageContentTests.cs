@@ -118,6 +118,19 @@ public sealed class PackageContentTests(PackedLcmLora package)
     }
 
     [Fact]
+    public void PackWithoutBuildStillCarriesTheShim()
+    {
+        package.EnsurePacked(); // leaves a Release build to pack from
+        var feed = Path.Combine(package.WorkDir, "no-build");
+        var result = DotnetCommand.Run(Fixtures.RepoRoot, PackedLcmLora.BuildTimeout,
+            "pack", "src/LcmLora", "-c", "Release", "--no-build", "-o", feed, $"-p:Version={package.Version}", "-nodeReuse:false");
+        Assert.True(result.Succeeded, "dotnet pack --no-build failed:\n" + result.Describe());
+        using var zip = ZipFile.OpenRead(Path.Combine(feed, $"LcmLora.{package.Version}.nupkg"));
+        Assert.NotNull(zip.GetEntry("runtimes/linux-x64/native/libLcmLoraStdcxxShim.so"));
+        Assert.NotNull(zip.GetEntry("buildTransitive/LcmLora.targets"));
+    }
+
+    [Fact]
     public void DefaultPackageIdentityIsLcmLora010()
     {
         var result = DotnetCommand.Run(Fixtures.RepoRoot, TimeSpan.FromMinutes(3),
