@@ -31,7 +31,7 @@ public sealed class PackageContentTests(PackedLcmLora package)
         foreach (var entry in RequiredEntries)
             Assert.True(names.Contains(entry), $"{entry} missing from the package; it has:\n{string.Join("\n", names.Order())}");
 
-        Assert.Equal(File.ReadAllText(Path.Combine(Fixtures.RepoRoot, "README.md")), ReadText(zip, "README.md"));
+        Assert.Equal(File.ReadAllText(Path.Combine(Fixtures.RepoRoot, "src", "LcmLora", "PACKAGE.md")), ReadText(zip, "README.md"));
         Assert.Contains("<member name=\"T:LcmLora.Pipelines.SdxlPipeline\">", ReadText(zip, "lib/net8.0/LcmLora.xml"));
 
         var targets = ReadText(zip, "buildTransitive/LcmLora.targets");
