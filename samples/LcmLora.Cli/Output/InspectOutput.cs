@@ -14,10 +14,10 @@ public static class InspectOutput
     {
         var table = new Table().AddColumns("name", "dtype", "shape");
         foreach (var t in file.Tensors) table.AddRow(Markup.Escape(t.Name), t.DType.ToString(), Markup.Escape(t.ShapeText));
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"[bold]{file.Tensors.Count}[/] tensors, [bold]{file.Tensors.Sum(t => t.ElementCount):N0}[/] parameters");
+        Terminal.Out.Write(table);
+        Terminal.Out.MarkupLine($"[bold]{file.Tensors.Count}[/] tensors, [bold]{file.Tensors.Sum(t => t.ElementCount):N0}[/] parameters");
         foreach (var (k, v) in file.Metadata)
-            AnsiConsole.MarkupLine($"metadata [grey]{Markup.Escape(k)}[/] = {Markup.Escape(v.Length > 200 ? v[..200] + "..." : v)}");
+            Terminal.Out.MarkupLine($"metadata [grey]{Markup.Escape(k)}[/] = {Markup.Escape(v.Length > 200 ? v[..200] + "..." : v)}");
     }
 
     /// <summary>The tensor listing as JSON, with optional extra members (a model report).</summary>
@@ -73,13 +73,13 @@ public static class InspectOutput
     /// <summary>The model report as text.</summary>
     public static void ModelText(SdxlCheckpoint checkpoint, IReadOnlyList<MappingReport> reports)
     {
-        AnsiConsole.MarkupLine($"[bold]SDXL checkpoint[/], layout [bold]{checkpoint.Layout.Name()}[/]");
+        Terminal.Out.MarkupLine($"[bold]SDXL checkpoint[/], layout [bold]{checkpoint.Layout.Name()}[/]");
         foreach (var r in reports)
         {
             var status = r.IsComplete ? "[green]maps completely[/]" : "[red]does not map[/]";
-            AnsiConsole.MarkupLine($"  {r.Component}: {r.Parameters:N0} parameters, {status}");
+            Terminal.Out.MarkupLine($"  {r.Component}: {r.Parameters:N0} parameters, {status}");
             foreach (var (label, items) in new[] { ("missing", r.Missing), ("unexpected", r.Unexpected), ("shape mismatch", r.ShapeMismatches) })
-                foreach (var item in items.Take(20)) AnsiConsole.MarkupLine($"    {label}: {Markup.Escape(item)}");
+                foreach (var item in items.Take(20)) Terminal.Out.MarkupLine($"    {label}: {Markup.Escape(item)}");
         }
     }
 
@@ -116,13 +116,13 @@ public static class InspectOutput
     /// <summary>A LoRA summary (and match report) as text.</summary>
     public static void LoraText(LoraFile lora, LoraMatchResult? match)
     {
-        AnsiConsole.MarkupLine($"[bold]LoRA[/] {Markup.Escape(lora.Source)}: {Markup.Escape(lora.Format.ToString())}, {lora.Modules.Count} modules");
+        Terminal.Out.MarkupLine($"[bold]LoRA[/] {Markup.Escape(lora.Source)}: {Markup.Escape(lora.Format.ToString())}, {lora.Modules.Count} modules");
         var ranks = lora.Modules.Where(m => m.Rank > 0).GroupBy(m => m.Rank).OrderBy(g => g.Key).Select(g => $"rank {g.Key} x{g.Count()}");
-        AnsiConsole.MarkupLine($"  {Markup.Escape(string.Join(", ", ranks))}");
+        Terminal.Out.MarkupLine($"  {Markup.Escape(string.Join(", ", ranks))}");
         var alphas = lora.Modules.Where(m => m.Alpha is not null).Select(m => m.Alpha!.Value).Distinct().ToList();
-        AnsiConsole.MarkupLine($"  alpha: {(alphas.Count == 0 ? "none stored (alpha = rank)" : Markup.Escape(string.Join(", ", alphas)))}");
+        Terminal.Out.MarkupLine($"  alpha: {(alphas.Count == 0 ? "none stored (alpha = rank)" : Markup.Escape(string.Join(", ", alphas)))}");
         if (match is null) return;
-        foreach (var r in match.Reports) AnsiConsole.MarkupLine($"  {Markup.Escape(r.ToString())}");
+        foreach (var r in match.Reports) Terminal.Out.MarkupLine($"  {Markup.Escape(r.ToString())}");
     }
 
     private static void WriteShape(Utf8JsonWriter w, string name, long[] shape)

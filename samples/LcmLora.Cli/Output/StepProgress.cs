@@ -10,7 +10,7 @@ namespace LcmLora.Cli.Output;
 public static class StepProgress
 {
     /// <summary>True when a live progress bar can be drawn.</summary>
-    public static bool Interactive => AnsiConsole.Profile.Capabilities.Interactive && !Console.IsErrorRedirected && !Console.IsOutputRedirected;
+    public static bool Interactive => Terminal.Error.Profile.Capabilities.Interactive && !Console.IsErrorRedirected && !Console.IsOutputRedirected;
 
     /// <summary>Runs <paramref name="work"/> with a progress task named <paramref name="title"/> of <paramref name="total"/> units.</summary>
     public static T Run<T>(string title, int total, bool quiet, Func<Action<int, string?>, T> work)
@@ -21,7 +21,7 @@ public static class StepProgress
             return work((done, note) => Console.Error.WriteLine($"{title}: {done}/{total}{(note is null ? "" : " " + note)}"));
         }
         T result = default!;
-        AnsiConsole.Progress()
+        Terminal.Error.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
