@@ -12,15 +12,17 @@ public static class CliApp
         var root = new RootCommand("lcmlora: Stable Diffusion XL in a few steps with LCM-LoRA, on TorchSharp.");
         root.Add(InspectCommand.Create());
         root.Add(TokenizeCommand.Create());
+        root.Add(GenerateCommand.Create());
+        root.Add(FuseCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) Console.Error.WriteLine($"lcmlora: error: {e.Message}");
+            foreach (var e in parse.Errors) Console.Error.WriteLine($"lcmlora: error: {CliErrors.OneLine(e.Message)}");
             return ExitCodes.BadInput;
         }
         try
         {
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).GetAwaiter().GetResult();
         }
         catch (Exception e) when (CliErrors.IsBadInput(e))
         {

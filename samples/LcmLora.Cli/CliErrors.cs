@@ -9,5 +9,9 @@ public static class CliErrors
             or UnauthorizedAccessException or InvalidDataException;
 
     /// <summary>The message flattened to one line.</summary>
-    public static string OneLine(Exception e) => e.Message.ReplaceLineEndings(" ");
+    public static string OneLine(Exception e) => OneLine(e.Message);
+
+    /// <summary>A message flattened to one line (line breaks and tabs become single spaces).</summary>
+    public static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -1,71 +1,89 @@
 using System.CommandLine;
-using System.Text.Json;
+using LcmLora.Checkpoints;
 using LcmLora.Cli.Output;
 using LcmLora.IO;
-using Spectre.Console;
+using LcmLora.Lora;
 
 namespace LcmLora.Cli.Commands;
 
-/// <summary><c>lcmlora inspect FILE [--json]</c>: tensors, dtypes, shapes, counts and metadata of a safetensors file.</summary>
+/// <summary>
+/// <c>lcmlora inspect PATH [--model MODEL] [--json]</c>: what a file or folder is, from headers only. A safetensors file
+/// lists its tensors; an SDXL checkpoint (single file or diffusers folder) also gets its layout and per-component
+/// mapping report; a LoRA gets its format, rank/alpha summary and, with --model, how it matches that model.
+/// </summary>
 public static class InspectCommand
 {
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var path = new Argument<string>("FILE") { Description = "A .safetensors file." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
-        var cmd = new Command("inspect", "List every tensor (name, dtype, shape), the tensor count, parameter total and metadata.\n\n" +
-            "Examples:\n  lcmlora inspect model.safetensors\n  lcmlora inspect model.safetensors --json")
+        var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors) or a diffusers folder." };
+        var model = new Option<string?>("--model") { Description = "For a LoRA: the SDXL checkpoint to match it against." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var cmd = new Command("inspect", "Describe a checkpoint, LoRA or tensor file from its headers (seconds, little memory, even for 7 GB files).\n\n" +
+            "Examples:\n  lcmlora inspect sd_xl_base_1.0.safetensors --json\n  lcmlora inspect ./sdxl-diffusers-folder\n" +
+            "  lcmlora inspect lcm-lora-sdxl.safetensors --model sd_xl_base_1.0.safetensors --json")
         {
-            path, json,
+            path, model, json,
         };
-        cmd.SetAction(parse => Run(parse.GetRequiredValue(path), parse.GetValue(json)));
+        cmd.SetAction(parse => Run(HuggingFaceCache.Resolve(parse.GetRequiredValue(path)), parse.GetValue(model), parse.GetValue(json)));
         return cmd;
     }
 
-    private static int Run(string path, bool json)
+    private static int Run(string path, string? model, bool json)
     {
+        if (Directory.Exists(path)) return InspectModel(path, null, json);
         using var file = SafeTensorsFile.Open(path);
-        var total = file.Tensors.Sum(t => t.ElementCount);
-        if (json) WriteJson(file, total);
-        else WriteText(file, total);
+        if (file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
+            return InspectModel(path, file, json);
+        using var lora = TryOpenLora(path);
+        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, model is null ? null : HuggingFaceCache.Resolve(model), json);
+        if (model is not null) throw new LcmLoraInputException($"{path}: --model is for LoRA files, and this file holds no LoRA modules.");
+        if (json) InspectOutput.TensorsJson(file, null);
+        else InspectOutput.TensorsText(file);
         return ExitCodes.Ok;
     }
 
-    private static void WriteText(SafeTensorsFile file, long total)
+    private static LoraFile? TryOpenLora(string path)
     {
-        var table = new Table().AddColumns("name", "dtype", "shape");
-        foreach (var t in file.Tensors) table.AddRow(Markup.Escape(t.Name), t.DType.ToString(), Markup.Escape(t.ShapeText));
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"[bold]{file.Tensors.Count}[/] tensors, [bold]{total:N0}[/] parameters");
-        foreach (var (k, v) in file.Metadata)
-            AnsiConsole.MarkupLine($"metadata [grey]{Markup.Escape(k)}[/] = {Markup.Escape(v.Length > 200 ? v[..200] + "..." : v)}");
+        try { return LoraFile.Open(path); }
+        catch (LoraFormatException) { return null; }
     }
 
-    private static void WriteJson(SafeTensorsFile file, long total)
+    private static int InspectModel(string path, SafeTensorsFile? file, bool json)
     {
-        JsonOutput.Write(w =>
+        using var checkpoint = SdxlCheckpoint.Open(path);
+        var reports = checkpoint.Inspect();
+        if (json)
         {
-            w.WriteStartObject();
-            w.WriteString("file", file.FilePath);
-            w.WriteNumber("tensor_count", file.Tensors.Count);
-            w.WriteNumber("parameters", total);
-            w.WriteStartArray("tensors");
-            foreach (var t in file.Tensors)
+            if (file is not null) InspectOutput.TensorsJson(file, w => InspectOutput.ModelJson(w, checkpoint, reports));
+            else InspectOutput.ModelOnlyJson(checkpoint, reports);
+        }
+        else
+        {
+            if (file is not null) InspectOutput.TensorsText(file);
+            InspectOutput.ModelText(checkpoint, reports);
+        }
+        return ExitCodes.Ok;
+    }
+
+    private static int InspectLora(LoraFile lora, string? modelPath, bool json)
+    {
+        LoraMatchResult? match = null;
+        if (modelPath is not null)
+        {
+            using var checkpoint = SdxlCheckpoint.Open(modelPath);
+            var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>();
+            foreach (var c in new[] { "unet", "text_encoder", "text_encoder_2" })
             {
-                w.WriteStartObject();
-                w.WriteString("name", t.Name);
-                w.WriteString("dtype", t.DType.ToString());
-                w.WriteStartArray("shape");
-                foreach (var d in t.Shape) w.WriteNumberValue(d);
-                w.WriteEndArray();
-                w.WriteEndObject();
+                using var meta = SdxlCheckpoint.Build(c, checkpoint.Configs, TorchSharp.torch.device("meta"));
+                shapes[c] = WeightMap.ShapesOf(meta);
             }
-            w.WriteEndArray();
-            w.WriteStartObject("metadata");
-            foreach (var (k, v) in file.Metadata) w.WriteString(k, v);
-            w.WriteEndObject();
-            w.WriteEndObject();
-        });
+            var layers = checkpoint.Configs.Unet.LayersPerBlock[0];
+            try { match = LoraMatcher.Match(lora, new LoraNameMap(shapes, layers), LoraMatchMode.Lenient); }
+            catch (LoraMismatchException e) { match = e.Result; }
+        }
+        if (json) InspectOutput.LoraJson(lora, match);
+        else InspectOutput.LoraText(lora, match);
+        return ExitCodes.Ok;
     }
 }

@@ -49,14 +49,16 @@ public sealed class VaeSgmNames
     public string Module(string ourModulePath) => NameRule.Apply(_rules, ourModulePath) ?? ourModulePath;
 
     /// <summary>The checkpoint map for a single file; attention projection weights are stored as 1x1 convs.</summary>
-    public WeightMap CheckpointMap(IEnumerable<string> ourParameterNames) =>
+    /// <param name="ourParameterNames">Our VAE's parameter names.</param>
+    /// <param name="prefix">The key prefix: <c>first_stage_model.</c> in a full checkpoint, empty in a standalone VAE file.</param>
+    public WeightMap CheckpointMap(IEnumerable<string> ourParameterNames, string prefix = CheckpointPrefix) =>
         new(ourParameterNames.ToDictionary(n => n, n =>
             {
                 var (module, leaf) = NameRule.Split(n);
                 var isAttentionProjection = leaf == "weight" && Regex.IsMatch(module, @"mid_block\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)$");
-                return new TensorRef(CheckpointPrefix + Module(module) + "." + leaf,
+                return new TensorRef(prefix + Module(module) + "." + leaf,
                     isAttentionProjection ? TensorTransform.SqueezeConv1x1 : TensorTransform.None);
             }, StringComparer.Ordinal),
-            k => k.StartsWith(CheckpointPrefix, StringComparison.Ordinal),
+            k => k.StartsWith(prefix, StringComparison.Ordinal),
             WeightMap.IsCommonlyIgnorable);
 }

@@ -32,11 +32,28 @@ public static class BuiltInModels
         foreach (var c in Components)
         {
             using var module = Checkpoints.SdxlCheckpoint.Build(c, configs);
+            ResetNorms(module);
             var file = c.StartsWith("text_encoder", StringComparison.Ordinal) ? "model.safetensors" : "diffusion_pytorch_model.safetensors";
             SafeTensorsWriter.Save(Path.Combine(staging, c, file), module.state_dict(),
                 new Dictionary<string, string> { ["format"] = "pt", ["lcmlora"] = "built-in tiny SDXL, random weights (seed 1234)" });
         }
     });
+
+    /// <summary>
+    /// Sets every GroupNorm and LayerNorm to the identity affine (weight 1, bias 0). TorchSharp 0.107's GroupNorm leaves
+    /// its affine parameters uninitialized (measured: NaN and huge values), which makes a randomly initialized model
+    /// produce NaN; loaded models are unaffected because every weight comes from the checkpoint.
+    /// </summary>
+    private static void ResetNorms(torch.nn.Module module)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (_, m) in module.named_modules())
+        {
+            if (m is not (TorchSharp.Modules.GroupNorm or TorchSharp.Modules.LayerNorm)) continue;
+            foreach (var (name, p) in m.named_parameters(recurse: false))
+                if (name == "weight") p.fill_(1); else p.zero_();
+        }
+    }
 
     private static string ConfigFolder() => ResourceCache.Folder("tiny-sdxl-configs", Entries());
 

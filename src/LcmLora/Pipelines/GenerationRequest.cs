@@ -67,7 +67,7 @@ public sealed record GenerationRequest
 /// <summary>Tiled VAE decoding (diffusers' tiled_decode): lower peak memory for large images, slightly different pixels.</summary>
 public enum VaeTiling
 {
-    /// <summary>Tile only images larger than the VAE's native sample size (SDXL: 1024 px).</summary>
+    /// <summary>Tile only images whose area is more than twice the VAE's native one (SDXL: above about 1448 x 1448), where a plain decode needs many GB.</summary>
     Auto,
     /// <summary>Always tile.</summary>
     On,

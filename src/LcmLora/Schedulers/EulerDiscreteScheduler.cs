@@ -35,7 +35,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
     }
 
     /// <inheritdoc />
-    public SchedulerKind Kind => SchedulerKind.Euler;
+    public string Name => "euler";
 
     /// <inheritdoc />
     public SchedulerConfig Config { get; }

@@ -20,8 +20,8 @@ namespace LcmLora.Schedulers;
 /// </remarks>
 public interface IScheduler
 {
-    /// <summary>Which algorithm this is.</summary>
-    SchedulerKind Kind { get; }
+    /// <summary>A short name for messages and reports ("lcm", "euler", or your own).</summary>
+    string Name { get; }
 
     /// <summary>The configuration it was built from.</summary>
     SchedulerConfig Config { get; }

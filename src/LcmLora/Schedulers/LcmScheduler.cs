@@ -34,7 +34,7 @@ public sealed class LcmScheduler : IScheduler
     public const float SigmaData = 0.5f;
 
     /// <inheritdoc />
-    public SchedulerKind Kind => SchedulerKind.Lcm;
+    public string Name => "lcm";
 
     /// <inheritdoc />
     public SchedulerConfig Config { get; }

@@ -3,12 +3,8 @@ using Xunit;
 
 namespace LcmLora.Tests.Checkpoints;
 
-public class DiffusersFolderTests : IDisposable
+public class DiffusersFolderTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-df-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Fact]
     public void FindsTheTinyFixtureComponents()
     {
@@ -21,14 +17,14 @@ public class DiffusersFolderTests : IDisposable
     [Fact]
     public void ResolvesShardsFromTheIndexAndPrefersTheRequestedVariant()
     {
-        var unet = Directory.CreateDirectory(Path.Combine(_dir, "unet")).FullName;
-        File.WriteAllText(Path.Combine(_dir, "model_index.json"), "{}");
+        var unet = Directory.CreateDirectory(Path.Combine(TempDir, "unet")).FullName;
+        File.WriteAllText(Path.Combine(TempDir, "model_index.json"), "{}");
         File.WriteAllText(Path.Combine(unet, "diffusion_pytorch_model.safetensors.index.json"),
             "{\"weight_map\": {\"a\": \"part-2.safetensors\", \"b\": \"part-1.safetensors\", \"c\": \"part-2.safetensors\"}}");
         File.WriteAllText(Path.Combine(unet, "part-1.safetensors"), "");
         File.WriteAllText(Path.Combine(unet, "part-2.safetensors"), "");
         File.WriteAllText(Path.Combine(unet, "diffusion_pytorch_model.fp16.safetensors"), "");
-        var folder = DiffusersFolder.Open(_dir);
+        var folder = DiffusersFolder.Open(TempDir);
         Assert.Equal(new[] { "part-1.safetensors", "part-2.safetensors" }, folder.WeightFiles("unet").Select(Path.GetFileName));
         Assert.Equal("diffusion_pytorch_model.fp16.safetensors", Path.GetFileName(Assert.Single(folder.WeightFiles("unet", "fp16"))));
     }
@@ -36,19 +32,19 @@ public class DiffusersFolderTests : IDisposable
     [Fact]
     public void PickleOnlyComponentsAndMissingShardsAreClearErrors()
     {
-        var vae = Directory.CreateDirectory(Path.Combine(_dir, "vae")).FullName;
-        Directory.CreateDirectory(Path.Combine(_dir, "unet"));
+        var vae = Directory.CreateDirectory(Path.Combine(TempDir, "vae")).FullName;
+        Directory.CreateDirectory(Path.Combine(TempDir, "unet"));
         File.WriteAllText(Path.Combine(vae, "diffusion_pytorch_model.bin"), "");
-        var folder = DiffusersFolder.Open(_dir);
+        var folder = DiffusersFolder.Open(TempDir);
         Assert.Contains("never unpickles", Assert.Throws<LcmLoraInputException>(() => folder.WeightFiles("vae")).Message);
-        File.WriteAllText(Path.Combine(_dir, "unet", "diffusion_pytorch_model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"gone.safetensors\"}}");
+        File.WriteAllText(Path.Combine(TempDir, "unet", "diffusion_pytorch_model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"gone.safetensors\"}}");
         Assert.Contains("gone.safetensors", Assert.Throws<LcmLoraInputException>(() => folder.WeightFiles("unet")).Message);
     }
 
     [Fact]
     public void NotAPipelineFolder()
     {
-        Assert.Throws<LcmLoraInputException>(() => DiffusersFolder.Open(_dir));
-        Assert.Throws<DirectoryNotFoundException>(() => DiffusersFolder.Open(Path.Combine(_dir, "nope")));
+        Assert.Throws<LcmLoraInputException>(() => DiffusersFolder.Open(TempDir));
+        Assert.Throws<DirectoryNotFoundException>(() => DiffusersFolder.Open(Path.Combine(TempDir, "nope")));
     }
 }

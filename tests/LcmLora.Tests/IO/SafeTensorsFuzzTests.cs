@@ -5,12 +5,8 @@ using Xunit;
 namespace LcmLora.Tests.IO;
 
 /// <summary>Seeded mutation fuzzing: every mutated file is either read correctly or rejected with the typed exception.</summary>
-public class SafeTensorsFuzzTests : IDisposable
+public class SafeTensorsFuzzTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-fuzz-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Theory]
     [InlineData("lora/lora_a.safetensors", 1)]
     [InlineData("seed-parity.safetensors", 2)]
@@ -22,7 +18,7 @@ public class SafeTensorsFuzzTests : IDisposable
         var rng = new Random(seed);
         int read = 0, rejected = 0;
         const int iterations = 1500;
-        var path = System.IO.Path.Combine(_dir, "m.safetensors");
+        var path = System.IO.Path.Combine(TempDir, "m.safetensors");
         for (var i = 0; i < iterations; i++)
         {
             var bytes = Mutate(original, headerEnd, rng);

@@ -4,15 +4,11 @@ using Xunit;
 
 namespace LcmLora.Tests.IO;
 
-public class SafeTensorsMalformedTests : IDisposable
+public class SafeTensorsMalformedTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-bad-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     private string WriteFile(string name, byte[] bytes)
     {
-        var path = System.IO.Path.Combine(_dir, name);
+        var path = System.IO.Path.Combine(TempDir, name);
         File.WriteAllBytes(path, bytes);
         return path;
     }

@@ -4,12 +4,8 @@ using Xunit;
 
 namespace LcmLora.Tests.IO;
 
-public class SafeTensorsRoundTripTests : IDisposable
+public class SafeTensorsRoundTripTests : TempDirectoryTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lcmlora-st-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Theory]
     [InlineData(torch.ScalarType.Float64)]
     [InlineData(torch.ScalarType.Float32)]
@@ -28,7 +24,7 @@ public class SafeTensorsRoundTripTests : IDisposable
         var source = (torch.randn(new long[] { 3, 5, 2 }, generator: gen) * 50).to(dtype);
         var scalar = torch.tensor(3.0).to(dtype);
         var empty = torch.zeros(new long[] { 0, 4 }).to(dtype);
-        var path = System.IO.Path.Combine(_dir, $"{dtype}.safetensors");
+        var path = System.IO.Path.Combine(TempDir, $"{dtype}.safetensors");
         var meta = new Dictionary<string, string> { ["format"] = "pt", ["note"] = "üñí \"quoted\"" };
         SafeTensorsWriter.Save(path, new Dictionary<string, torch.Tensor> { ["a.b"] = source, ["scalar"] = scalar, ["empty"] = empty }, meta);
 
@@ -48,7 +44,7 @@ public class SafeTensorsRoundTripTests : IDisposable
     public void Float8IsWidenedToFloat32()
     {
         // e4m3fn: 0x38 = 1.0, 0xC0 = -2.0, 0x7F = NaN; e5m2: 0x3C = 1.0, 0x7C = +inf.
-        var path = System.IO.Path.Combine(_dir, "f8.safetensors");
+        var path = System.IO.Path.Combine(TempDir, "f8.safetensors");
         new SafeTensorsWriter()
             .Add("e4m3", SafeTensorDType.F8_E4M3, [3], s => s.Write([0x38, 0xC0, 0x7F]))
             .Add("e5m2", SafeTensorDType.F8_E5M2, [2], s => s.Write([0x3C, 0x7C]))
@@ -67,7 +63,7 @@ public class SafeTensorsRoundTripTests : IDisposable
     {
         var src = Fixtures.Path("tiny-sdxl", "diffusers", "vae", "diffusion_pytorch_model.safetensors");
         using var file = SafeTensorsFile.Open(src);
-        var path = System.IO.Path.Combine(_dir, "copy.safetensors");
+        var path = System.IO.Path.Combine(TempDir, "copy.safetensors");
         var writer = new SafeTensorsWriter();
         foreach (var t in file.Tensors) writer.AddRaw(file, t.Name);
         writer.Save(path, file.Metadata);

@@ -16,7 +16,7 @@ public class SchedulerFactoryTests
     public void NamesParse(string name, SchedulerKind kind)
     {
         Assert.Equal(kind, SchedulerFactory.ParseKind(name));
-        Assert.Equal(kind, SchedulerFactory.Create(name).Kind);
+        Assert.Equal(kind.ToString().ToLowerInvariant(), SchedulerFactory.Create(name).Name);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using LcmLora.Models;
 using System.Text.Json;
 
 namespace LcmLora.Models.Clip;
@@ -66,41 +67,25 @@ public sealed record ClipTextConfig(
     /// <exception cref="LcmLoraInputException">The file is missing, is not JSON, lacks a required field or has an invalid value.</exception>
     public static ClipTextConfig FromJson(string configJsonPath)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(File.ReadAllText(configJsonPath));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
-        {
-            throw new LcmLoraInputException($"{configJsonPath}: cannot read the text encoder config: {e.Message}", e);
-        }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new LcmLoraInputException($"{configJsonPath}: the text encoder config is not a JSON object.");
-            var reader = new ConfigReader(configJsonPath, root);
-            var withProjection = root.TryGetProperty("architectures", out var archs) && archs.ValueKind == JsonValueKind.Array
-                && archs.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString()!.EndsWith("WithProjection", StringComparison.Ordinal));
-            var actName = reader.String("hidden_act", "quick_gelu");
-            var act = ClipActivationExtensions.TryParse(actName)
-                ?? throw new LcmLoraInputException($"{configJsonPath}: field 'hidden_act' is '{actName}'; supported: quick_gelu, gelu.");
-            var config = new ClipTextConfig(
-                VocabSize: reader.Int("vocab_size", 49408),
-                HiddenSize: reader.Int("hidden_size"),
-                IntermediateSize: reader.Int("intermediate_size"),
-                NumHiddenLayers: reader.Int("num_hidden_layers"),
-                NumAttentionHeads: reader.Int("num_attention_heads"),
-                MaxPositionEmbeddings: reader.Int("max_position_embeddings", 77),
-                HiddenAct: act,
-                LayerNormEps: reader.Double("layer_norm_eps", 1e-5),
-                ProjectionDim: withProjection ? reader.Int("projection_dim", 512) : null,
-                EosTokenId: reader.Int("eos_token_id", 49407));
-            var problem = config.Problem();
-            if (problem != null) throw new LcmLoraInputException($"{configJsonPath}: {problem}");
-            return config;
-        }
+        var reader = DiffusersConfigJson.Load(configJsonPath);
+        var withProjection = reader.Raw("architectures") is { ValueKind: JsonValueKind.Array } archs
+            && archs.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString()!.EndsWith("WithProjection", StringComparison.Ordinal));
+        var actName = reader.String("hidden_act", "quick_gelu")!;
+        var act = ClipActivationExtensions.TryParse(actName) ?? throw reader.Error("hidden_act", $"is '{actName}'; supported: quick_gelu, gelu");
+        var config = new ClipTextConfig(
+            VocabSize: reader.Int("vocab_size", 49408),
+            HiddenSize: reader.Int("hidden_size"),
+            IntermediateSize: reader.Int("intermediate_size"),
+            NumHiddenLayers: reader.Int("num_hidden_layers"),
+            NumAttentionHeads: reader.Int("num_attention_heads"),
+            MaxPositionEmbeddings: reader.Int("max_position_embeddings", 77),
+            HiddenAct: act,
+            LayerNormEps: reader.Double("layer_norm_eps", 1e-5),
+            ProjectionDim: withProjection ? reader.Int("projection_dim", 512) : null,
+            EosTokenId: reader.Int("eos_token_id", 49407));
+        var problem = config.Problem();
+        if (problem != null) throw new LcmLoraInputException($"{configJsonPath}: {problem}");
+        return config;
     }
 
     /// <summary>Throws <see cref="LcmLoraInputException"/> when the values cannot describe a model.</summary>
@@ -126,33 +111,5 @@ public sealed record ClipTextConfig(
             return $"field 'layer_norm_eps' must be a positive number, got {LayerNormEps}.";
         if (!Enum.IsDefined(HiddenAct)) return $"unknown activation {HiddenAct}.";
         return null;
-    }
-
-    private readonly struct ConfigReader(string path, JsonElement root)
-    {
-        public int Int(string name, int? fallback = null)
-        {
-            if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
-                return fallback ?? throw Missing(name);
-            if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i)) return i;
-            throw new LcmLoraInputException($"{path}: field '{name}' must be an integer, got {v.GetRawText()}.");
-        }
-
-        public double Double(string name, double fallback)
-        {
-            if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return fallback;
-            if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
-            throw new LcmLoraInputException($"{path}: field '{name}' must be a number, got {v.GetRawText()}.");
-        }
-
-        public string String(string name, string fallback)
-        {
-            if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return fallback;
-            if (v.ValueKind == JsonValueKind.String) return v.GetString()!;
-            throw new LcmLoraInputException($"{path}: field '{name}' must be a string, got {v.GetRawText()}.");
-        }
-
-        private LcmLoraInputException Missing(string name) =>
-            new($"{path}: required field '{name}' is missing from the text encoder config.");
     }
 }

@@ -1,3 +1,4 @@
+using LcmLora.Models;
 using System.Text.Json;
 
 namespace LcmLora.Models.Taesd;
@@ -69,49 +70,34 @@ public sealed record TaesdConfig(
     /// <exception cref="LcmLoraInputException">The file is missing, is not JSON, is another model's config or has an invalid value.</exception>
     public static TaesdConfig FromJson(string configJsonPath)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(File.ReadAllText(configJsonPath));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
-        {
-            throw new LcmLoraInputException($"{configJsonPath}: cannot read the TAESD (AutoencoderTiny) config: {e.Message}", e);
-        }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new LcmLoraInputException($"{configJsonPath}: the TAESD config is not a JSON object.");
-            var read = new TaesdConfigJson(configJsonPath, root);
-            var className = read.String("_class_name", "AutoencoderTiny");
-            if (className != "AutoencoderTiny")
-                throw new LcmLoraInputException($"{configJsonPath}: '_class_name' is '{className}'; a TAESD folder has 'AutoencoderTiny'.");
-            var upsample = read.String("upsample_fn", UpsampleFn);
-            if (upsample != UpsampleFn)
-                throw new LcmLoraInputException($"{configJsonPath}: field 'upsample_fn' is '{upsample}'; supported: {UpsampleFn}.");
-            var actName = read.String("act_fn", "relu");
-            var act = TaesdActivationExtensions.TryParse(actName)
-                ?? throw new LcmLoraInputException($"{configJsonPath}: field 'act_fn' is '{actName}'; supported: relu, silu, swish, gelu, mish.");
-            var d = TaesdXl;
-            var config = new TaesdConfig(
-                InChannels: read.Int("in_channels", d.InChannels),
-                OutChannels: read.Int("out_channels", d.OutChannels),
-                EncoderBlockOutChannels: read.Ints("encoder_block_out_channels", d.EncoderBlockOutChannels),
-                DecoderBlockOutChannels: read.Ints("decoder_block_out_channels", d.DecoderBlockOutChannels),
-                NumEncoderBlocks: read.Ints("num_encoder_blocks", d.NumEncoderBlocks),
-                NumDecoderBlocks: read.Ints("num_decoder_blocks", d.NumDecoderBlocks),
-                ActFn: act,
-                LatentChannels: read.Int("latent_channels", d.LatentChannels),
-                UpsamplingScalingFactor: read.Int("upsampling_scaling_factor", d.UpsamplingScalingFactor),
-                LatentMagnitude: read.Double("latent_magnitude", d.LatentMagnitude),
-                LatentShift: read.Double("latent_shift", d.LatentShift),
-                ScalingFactor: read.Double("scaling_factor", d.ScalingFactor),
-                ForceUpcast: read.Bool("force_upcast", d.ForceUpcast));
-            var problem = config.Problem();
-            if (problem != null) throw new LcmLoraInputException($"{configJsonPath}: {problem}");
-            return config;
-        }
+        var read = DiffusersConfigJson.Load(configJsonPath);
+        var className = read.String("_class_name", "AutoencoderTiny")!;
+        if (className != "AutoencoderTiny")
+            throw new LcmLoraInputException($"{configJsonPath}: '_class_name' is '{className}'; a TAESD folder has 'AutoencoderTiny'.");
+        var upsample = read.String("upsample_fn", UpsampleFn)!;
+        if (upsample != UpsampleFn)
+            throw new LcmLoraInputException($"{configJsonPath}: field 'upsample_fn' is '{upsample}'; supported: {UpsampleFn}.");
+        var actName = read.String("act_fn", "relu")!;
+        var act = TaesdActivationExtensions.TryParse(actName)
+            ?? throw new LcmLoraInputException($"{configJsonPath}: field 'act_fn' is '{actName}'; supported: relu, silu, swish, gelu, mish.");
+        var d = TaesdXl;
+        var config = new TaesdConfig(
+            InChannels: read.Int("in_channels", d.InChannels),
+            OutChannels: read.Int("out_channels", d.OutChannels),
+            EncoderBlockOutChannels: read.IntList("encoder_block_out_channels", d.EncoderBlockOutChannels),
+            DecoderBlockOutChannels: read.IntList("decoder_block_out_channels", d.DecoderBlockOutChannels),
+            NumEncoderBlocks: read.IntList("num_encoder_blocks", d.NumEncoderBlocks),
+            NumDecoderBlocks: read.IntList("num_decoder_blocks", d.NumDecoderBlocks),
+            ActFn: act,
+            LatentChannels: read.Int("latent_channels", d.LatentChannels),
+            UpsamplingScalingFactor: read.Int("upsampling_scaling_factor", d.UpsamplingScalingFactor),
+            LatentMagnitude: read.Double("latent_magnitude", d.LatentMagnitude),
+            LatentShift: read.Double("latent_shift", d.LatentShift),
+            ScalingFactor: read.Double("scaling_factor", d.ScalingFactor),
+            ForceUpcast: read.Bool("force_upcast", d.ForceUpcast));
+        var problem = config.Problem();
+        if (problem != null) throw new LcmLoraInputException($"{configJsonPath}: {problem}");
+        return config;
     }
 
     /// <summary>Throws <see cref="LcmLoraInputException"/> when the values cannot describe a runnable model.</summary>

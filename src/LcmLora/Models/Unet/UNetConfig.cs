@@ -1,3 +1,4 @@
+using LcmLora.Models;
 using System.Text.Json;
 using LcmLora.Models.Blocks;
 

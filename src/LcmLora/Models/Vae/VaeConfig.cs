@@ -1,3 +1,4 @@
+using LcmLora.Models;
 using LcmLora.Models.Blocks;
 
 namespace LcmLora.Models.Vae;

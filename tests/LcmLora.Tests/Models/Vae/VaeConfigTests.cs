@@ -1,3 +1,4 @@
+using LcmLora.Models;
 using System.Text.Json.Nodes;
 using LcmLora.Models.Blocks;
 using LcmLora.Models.Vae;

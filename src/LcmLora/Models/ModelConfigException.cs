@@ -1,4 +1,4 @@
-namespace LcmLora.Models.Blocks;
+namespace LcmLora.Models;
 
 /// <summary>
 /// A model <c>config.json</c> (UNet, VAE) that cannot be used: unreadable, missing a required field, or holding a

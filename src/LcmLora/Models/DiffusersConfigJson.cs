@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace LcmLora.Models.Blocks;
+namespace LcmLora.Models;
 
 /// <summary>
 /// Typed reads from a diffusers <c>config.json</c>. JSON <c>null</c> counts as absent; unknown fields are ignored;
@@ -100,6 +100,9 @@ internal sealed class DiffusersConfigJson
         if (v.ValueKind != JsonValueKind.Array) throw Error(field, "must be a list of strings");
         return v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Error(field, "must be a list of strings")).ToArray();
     }
+
+    /// <summary>A list of integers, or <paramref name="fallback"/> when absent.</summary>
+    public IReadOnlyList<int> IntList(string field, IReadOnlyList<int> fallback) => Has(field) ? IntList(field) : fallback;
 
     /// <summary>A required list of integers.</summary>
     public IReadOnlyList<int> IntList(string field)

@@ -1,0 +1,178 @@
+using System.CommandLine;
+using LcmLora.Cli.Output;
+using LcmLora.Imaging;
+using LcmLora.IO;
+using LcmLora.Models;
+using LcmLora.Pipelines;
+using LcmLora.Pipelines.Decoding;
+using LcmLora.Runtime;
+using LcmLora.Schedulers;
+using TorchSharp;
+
+namespace LcmLora.Cli.Commands;
+
+/// <summary><c>lcmlora generate</c>: prompt in, PNG out, in four LCM steps by default.</summary>
+public static class GenerateCommand
+{
+    private sealed class Options
+    {
+        public Option<string?> Model { get; } = new("--model") { Description = "An SDXL .safetensors single file, a diffusers folder, or a Hugging Face repo id found in the local cache. Default: a built-in tiny random-weights model (for trying the CLI; it draws noise, not pictures)." };
+        public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Tokenizer folder of text encoder 1 (default: the model folder's tokenizer/, else built in)." };
+        public Option<string?> Tokenizer2 { get; } = new("--tokenizer-2") { Description = "Tokenizer folder of text encoder 2 (default: the model folder's tokenizer_2/, else built in)." };
+        public Option<string> Prompt { get; } = new("--prompt") { Description = "What to draw.", Required = true };
+        public Option<string?> Negative { get; } = new("--negative-prompt") { Description = "What to avoid (only used with --guidance above 1)." };
+        public Option<int> Steps { get; } = new("--steps") { Description = "Denoising steps.", DefaultValueFactory = _ => 4 };
+        public Option<double> Guidance { get; } = new("--guidance") { Description = "Classifier-free guidance scale; above 1 doubles the UNet work. LCM-LoRA: 1 to 2.", DefaultValueFactory = _ => 1.0 };
+        public Option<ulong?> Seed { get; } = new("--seed") { Description = "Seed; the same seed gives the same image as diffusers with torch.Generator('cpu').manual_seed(seed)." };
+        public Option<int?> Width { get; } = new("--width") { Description = "Width in pixels (default: the model's native size)." };
+        public Option<int?> Height { get; } = new("--height") { Description = "Height in pixels (default: the model's native size)." };
+        public Option<int> Batch { get; } = new("--batch") { Description = "Images to generate.", DefaultValueFactory = _ => 1 };
+        public Option<string> Scheduler { get; } = new("--scheduler") { Description = "lcm (default) or euler.", DefaultValueFactory = _ => "lcm" };
+        public Option<string?> Latents { get; } = new("--latents") { Description = "Initial latents: a .safetensors file with a 'latents' tensor [B,4,H/8,W/8]." };
+        public Option<string?> InitImage { get; } = new("--init-image") { Description = "Image-to-image: the starting image (PNG, JPEG...)." };
+        public Option<double> Strength { get; } = new("--strength") { Description = "Image-to-image strength in (0, 1].", DefaultValueFactory = _ => 0.8 };
+        public Option<string> Out { get; } = new("--out") { Description = "Output PNG (a batch writes name_0.png, name_1.png...).", DefaultValueFactory = _ => "out.png" };
+        public Option<string?> SaveTensor { get; } = new("--save-tensor") { Description = "Also save 'image' (float [B,3,H,W] in 0..1) and 'latents' to this .safetensors file." };
+        public Option<string[]> Lora { get; } = new("--lora") { Description = "FILE[:WEIGHT], repeatable (weight defaults to 1.0): fused before generating.", AllowMultipleArgumentsPerToken = false };
+        public Option<string?> Vae { get; } = new("--vae") { Description = "Replacement decoder: a folder or file holding TAESD-XL or an SDXL AutoencoderKL (detected from its keys)." };
+        public Option<string?> PreviewDir { get; } = new("--preview-dir") { Description = "Write step_N.png previews of every step, decoded with TAESD-XL (--preview-taesd, or --vae when it is TAESD)." };
+        public Option<string?> PreviewTaesd { get; } = new("--preview-taesd") { Description = "TAESD-XL files for previews (default: --vae when it is TAESD)." };
+        public Option<string> Tiling { get; } = new("--vae-tiling") { Description = "on, off or auto (tile only images larger than twice the VAE's native area).", DefaultValueFactory = _ => "auto" };
+        public Option<int?> ClipSkip { get; } = new("--clip-skip") { Description = "Layers to skip from the penultimate text-encoder layer." };
+        public Option<bool> Chunk { get; } = new("--chunk-prompts") { Description = "Encode prompts longer than 77 tokens in chunks instead of truncating." };
+        public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds) on standard output." };
+        public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
+        public ModelOptions Runtime { get; } = new();
+    }
+
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var o = new Options();
+        var cmd = new Command("generate", "Generate images from a prompt (LCM, 4 steps, guidance 1 by default).\n\n" +
+            "Examples:\n" +
+            "  lcmlora generate --prompt \"a lighthouse at dusk\"                       (built-in tiny model)\n" +
+            "  lcmlora generate --model sd_xl_base_1.0.safetensors --lora lcm-lora-sdxl.safetensors --prompt \"a lighthouse at dusk\" --seed 42 --width 512 --height 512\n" +
+            "  lcmlora generate --model ./sdxl --lora lcm.safetensors --lora papercut.safetensors:0.8 --prompt \"papercut, a fox\" --out fox.png\n" +
+            "  lcmlora generate --model ./sdxl --vae ./taesdxl --preview-dir previews --prompt \"a cabin\"");
+        o.Scheduler.AcceptOnlyFromAmong("lcm", "euler");
+        o.Tiling.AcceptOnlyFromAmong("on", "off", "auto");
+        foreach (Option opt in new Option[] { o.Model, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
+                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet })
+            cmd.Add(opt);
+        o.Runtime.AddTo(cmd);
+        cmd.SetAction((parse, ct) => Task.Run(() => Run(parse, o, ct), ct));
+        return cmd;
+    }
+
+    private static int Run(ParseResult parse, Options o, CancellationToken ct)
+    {
+        var quiet = parse.GetValue(o.Quiet) || parse.GetValue(o.Json);
+        ComputeThreads.Apply(parse.GetValue(o.Runtime.Threads));
+        var modelArg = parse.GetValue(o.Model);
+        var model = modelArg is null ? BuiltInModels.TinyRandomFolder() : LcmLora.Checkpoints.HuggingFaceCache.Resolve(modelArg);
+        if (modelArg is null && !quiet) Console.Error.WriteLine("lcmlora: no --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
+        var options = new PipelineOptions
+        {
+            Device = ModelOptions.ParseDevice(parse.GetValue(o.Runtime.Device)!),
+            DType = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
+            TokenizerDir = parse.GetValue(o.Tokenizer),
+            Tokenizer2Dir = parse.GetValue(o.Tokenizer2),
+        };
+        using var pipeline = StepProgress.Run("load", 4, quiet, update =>
+        {
+            var done = 0;
+            return SdxlPipeline.Load(model, options with { Progress = new Progress<string>(c => update(++done, c)) });
+        });
+        LoraOptions.Apply(pipeline, parse.GetValue(o.Lora) ?? [], quiet);
+        ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), parse.GetValue(o.PreviewDir), options);
+
+        using var latents = parse.GetValue(o.Latents) is { } latentsPath ? ReadLatents(latentsPath) : null;
+        var request = new GenerationRequest
+        {
+            Prompt = parse.GetRequiredValue(o.Prompt),
+            NegativePrompt = parse.GetValue(o.Negative),
+            Steps = parse.GetValue(o.Steps),
+            GuidanceScale = parse.GetValue(o.Guidance),
+            Seed = parse.GetValue(o.Seed),
+            Width = parse.GetValue(o.Width),
+            Height = parse.GetValue(o.Height),
+            BatchSize = parse.GetValue(o.Batch),
+            Scheduler = SchedulerFactory.Create(parse.GetValue(o.Scheduler)!, pipeline.Scheduler.Config),
+            Latents = latents,
+            InitImage = parse.GetValue(o.InitImage) is { } init ? PngCodec.Load(init) : null,
+            Strength = parse.GetValue(o.Strength),
+            ClipSkip = parse.GetValue(o.ClipSkip),
+            ChunkLongPrompts = parse.GetValue(o.Chunk),
+            ReturnTensors = parse.GetValue(o.SaveTensor) is not null,
+            Tiling = parse.GetValue(o.Tiling) switch { "on" => VaeTiling.On, "off" => VaeTiling.Off, _ => VaeTiling.Auto },
+        };
+        var previewDir = parse.GetValue(o.PreviewDir);
+        using var result = StepProgress.Run("steps", request.Steps, quiet, update =>
+            pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
+        foreach (var w in result.Warnings) Console.Error.WriteLine($"lcmlora: warning: {w}");
+        var files = WriteImages(result, parse.GetValue(o.Out)!);
+        if (parse.GetValue(o.SaveTensor) is { } tensorPath)
+            SafeTensorsWriter.Save(tensorPath, new Dictionary<string, torch.Tensor> { ["image"] = result.ImageTensor!, ["latents"] = result.Latents! });
+        Report(parse.GetValue(o.Json), files, result);
+        return ExitCodes.Ok;
+    }
+
+    private static void ConfigureDecoders(SdxlPipeline pipeline, string? vae, string? previewTaesd, string? previewDir, PipelineOptions options)
+    {
+        if (vae is not null) pipeline.Decoder = LatentDecoders.Load(vae, options.Device);
+        if (previewDir is null) return;
+        Directory.CreateDirectory(previewDir);
+        pipeline.PreviewDecoder = previewTaesd is not null ? LatentDecoders.Load(previewTaesd, options.Device)
+            : pipeline.Decoder is TaesdLatentDecoder taesd ? taesd
+            : throw new LcmLoraInputException("--preview-dir needs TAESD-XL: pass --preview-taesd PATH (or --vae PATH when it is TAESD).");
+        if (pipeline.PreviewDecoder is not TaesdLatentDecoder)
+            throw new LcmLoraInputException($"--preview-taesd {previewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+    }
+
+    private static torch.Tensor ReadLatents(string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        if (!file.Contains("latents")) throw new LcmLoraInputException($"{path}: no tensor named 'latents' (expected [B, 4, H/8, W/8]).");
+        return file.Read("latents", torch.ScalarType.Float32);
+    }
+
+    private static List<string> WriteImages(GenerationResult result, string outPath)
+    {
+        var files = new List<string>();
+        for (var i = 0; i < result.Images.Count; i++)
+        {
+            var path = result.Images.Count == 1 ? outPath
+                : Path.Combine(Path.GetDirectoryName(outPath) ?? "", $"{Path.GetFileNameWithoutExtension(outPath)}_{i}{Path.GetExtension(outPath)}");
+            if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir) Directory.CreateDirectory(dir);
+            PngCodec.Save(result.Images[i], path);
+            files.Add(path);
+        }
+        return files;
+    }
+
+    private static void Report(bool json, List<string> files, GenerationResult result)
+    {
+        if (!json)
+        {
+            foreach (var f in files) Console.Error.WriteLine($"lcmlora: wrote {f} (seed {result.Seed?.ToString() ?? "from generator"}, {result.Elapsed.TotalSeconds:0.0} s)");
+            return;
+        }
+        JsonOutput.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("files");
+            foreach (var f in files) w.WriteStringValue(f);
+            w.WriteEndArray();
+            if (result.Seed is { } seed) w.WriteNumber("seed", seed);
+            w.WriteStartArray("timesteps");
+            foreach (var t in result.Timesteps) w.WriteNumberValue(t);
+            w.WriteEndArray();
+            w.WriteNumber("seconds", result.Elapsed.TotalSeconds);
+            w.WriteStartArray("warnings");
+            foreach (var warning in result.Warnings) w.WriteStringValue(warning);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+}
