@@ -7,7 +7,7 @@ using LcmLora.Benchmarks.Setup;
 using LcmLora.Benchmarks.Weights;
 
 // Commands besides BenchmarkDotNet's own arguments (see docs/performance.md):
-//   make-weights                     write the random full-size SDXL checkpoint into the cache (once)
+//   make-weights                     write the random full-size SDXL checkpoint and LCM-LoRA-shaped LoRA into the cache (once)
 //   flops                            print the FLOP counts of the benchmarked work
 //   load-once [MODEL]                load the checkpoint in this process; print time and peak RSS
 //   load-fresh [N] [MODEL]           load-once in N fresh child processes, summarized
@@ -17,6 +17,7 @@ switch (args.FirstOrDefault())
 {
     case "make-weights":
         Console.WriteLine(RandomSdxlCheckpoint.EnsureSingleFile());
+        Console.WriteLine(RandomLoraFile.EnsureLcmLoraShaped());
         return 0;
     case "flops":
         FlopTable.Print(Console.Out);

@@ -7,7 +7,10 @@ using TorchSharp;
 
 namespace LcmLora.Benchmarks.Components;
 
-/// <summary>VAE decode of one 64x64 latent to a 512x512 image (plain, untiled <see cref="AutoencoderKL.Decode"/>).</summary>
+/// <summary>
+/// VAE decode of one 64x64 latent (plain, untiled <see cref="AutoencoderKL.Decode"/>): a 512x512 image for SDXL
+/// (the tiny VAE scales by 2: 128x128).
+/// </summary>
 [Config(typeof(ShortJobConfig))]
 public class VaeDecodeBenchmarks
 {
@@ -31,7 +34,7 @@ public class VaeDecodeBenchmarks
 
     /// <summary>One decode.</summary>
     [Benchmark, Flops(Work.VaeDecode)]
-    public void VaeDecode512()
+    public void VaeDecode64x64Latents()
     {
         using var _ = torch.inference_mode();
         using var scope = torch.NewDisposeScope();

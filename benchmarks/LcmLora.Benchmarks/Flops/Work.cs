@@ -23,6 +23,9 @@ public enum Work
     /// <summary>Both text encoders on one prompt.</summary>
     TextEncoders,
 
+    /// <summary>A whole 512x512 LCM image: both text encoders, 4 UNet steps (batch 1), VAE decode.</summary>
+    Image512Lcm4,
+
     /// <summary>torch.mm of two 4096x4096 fp32 matrices.</summary>
     Sgemm4096,
 
@@ -66,6 +69,13 @@ public static class WorkOps
             Work.LcmLoop4 => Repeat(FlopCounter.UNetStep(configs.Unet, 1, latent, latent), 4),
             Work.EulerLoop25Cfg => Repeat(FlopCounter.UNetStep(configs.Unet, 2, latent, latent), 25),
             Work.VaeDecode => FlopCounter.VaeDecode(configs.Vae, 1, latent, latent),
+            Work.Image512Lcm4 =>
+            [
+                .. FlopCounter.SdxlTextEncoders(configs.TextEncoder, configs.TextEncoder2),
+                .. FlopCounter.UNetConditioning(configs.Unet, 1),
+                .. Repeat(FlopCounter.UNetStep(configs.Unet, 1, latent, latent), 4),
+                .. FlopCounter.VaeDecode(configs.Vae, 1, latent, latent),
+            ],
             Work.TextEncoders => FlopCounter.SdxlTextEncoders(configs.TextEncoder, configs.TextEncoder2),
             Work.Sgemm4096 => [new LinearOp("mm", 4096, 4096, 4096)],
             Work.Conv3x3 => [ConvShape.Parse(shape ?? throw new ArgumentException("Conv3x3 needs a Shape parameter."))],

@@ -1,0 +1,17 @@
+using LcmLora.Pipelines;
+
+namespace LcmLora.Benchmarks.Setup;
+
+/// <summary>Whole pipelines for the benchmarks.</summary>
+public static class BenchPipelines
+{
+    /// <summary>The prompt every generation benchmark uses.</summary>
+    public const string Prompt = "a photograph of an astronaut riding a horse on the moon, detailed, 8k";
+
+    /// <summary>Loads a model as the library's users do (<see cref="SdxlPipeline.Load"/>, fp32 CPU) with the benchmark thread count.</summary>
+    public static SdxlPipeline Load(string model)
+    {
+        BenchModels.Init();
+        return SdxlPipeline.Load(BenchModels.PathOf(model), new PipelineOptions { Threads = BenchModels.Threads });
+    }
+}
