@@ -6,7 +6,11 @@ namespace LcmLora.Benchmarks.Diagnosers;
 /// Resident memory of a Linux process from <c>/proc/PID/status</c>: what libtorch allocates is invisible to the .NET
 /// heap, so RSS (VmRSS) and its high-water mark (VmHWM) are the honest native-memory figures.
 /// </summary>
-public readonly record struct ProcStatus(long RssBytes, long PeakRssBytes)
+/// <param name="RssBytes">VmRSS: resident memory, anonymous plus file-backed (mapped checkpoint pages count here).</param>
+/// <param name="PeakRssBytes">VmHWM: the peak of VmRSS.</param>
+/// <param name="AnonBytes">RssAnon: resident anonymous memory (allocations: weights, activations).</param>
+/// <param name="FileBytes">RssFile: resident file-backed pages (the memory-mapped checkpoint; reclaimable page cache).</param>
+public readonly record struct ProcStatus(long RssBytes, long PeakRssBytes, long AnonBytes = -1, long FileBytes = -1)
 {
     /// <summary>This process.</summary>
     public static ProcStatus Self() => Read("self");
@@ -37,18 +41,21 @@ public readonly record struct ProcStatus(long RssBytes, long PeakRssBytes)
     private static ProcStatus Read(string pid)
     {
         if (!Available) return new ProcStatus(-1, -1);
-        long rss = -1, hwm = -1;
+        long rss = -1, hwm = -1, anon = -1, file = -1;
         foreach (var line in File.ReadLines($"/proc/{pid}/status"))
         {
             if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kilobytes(line);
             else if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) hwm = Kilobytes(line);
+            else if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anon = Kilobytes(line);
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Kilobytes(line);
         }
-        return new ProcStatus(rss, hwm);
+        return new ProcStatus(rss, hwm, anon, file);
     }
 
     private static long Kilobytes(string line)
     {
-        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // "VmRSS:\t  123456 kB": tab after the colon, spaces only as padding (none from 8 digits on).
+        var parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
         return long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024;
     }
 

@@ -19,14 +19,29 @@ public static class LoadCommand
         BenchModels.Init();
         var path = BenchModels.PathOf(model);
         var before = ProcStatus.Self();
+        // VmHWM counts the mapped checkpoint's pages too; sample RssAnon (allocations only) for its peak.
+        long peakAnon = before.AnonBytes;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peakAnon = Math.Max(peakAnon, ProcStatus.Self().AnonBytes);
+                await Task.Delay(5);
+            }
+        });
         var clock = Stopwatch.StartNew();
         using var checkpoint = SdxlCheckpoint.Open(path);
         using var models = checkpoint.Load();
         var seconds = clock.Elapsed.TotalSeconds;
+        stop.Cancel();
+        sampler.Wait();
         var after = ProcStatus.Self();
+        peakAnon = Math.Max(peakAnon, after.AnonBytes);
         var bytes = models.Components.Values.SelectMany(m => m.parameters()).Sum(p => p.numel() * p.ElementSize);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"LOAD seconds={seconds:0.000} model_bytes={bytes} rss_before={before.RssBytes} rss_after={after.RssBytes} peak={after.PeakRssBytes}"));
+            $"LOAD seconds={seconds:0.000} model_bytes={bytes} rss_before={before.RssBytes} anon_before={before.AnonBytes} rss_after={after.RssBytes} " +
+            $"anon_after={after.AnonBytes} file_after={after.FileBytes} peak={after.PeakRssBytes} peak_anon={peakAnon}"));
         return 0;
     }
 
@@ -59,8 +74,11 @@ public static class LoadCommand
         Console.WriteLine($"{model}: fresh-process load of {results.Count} runs, {BenchModels.Threads} threads");
         Console.WriteLine($"  time: {Spread("seconds", s => s.ToString("0.00", CultureInfo.InvariantCulture) + " s")}");
         Console.WriteLine($"  model (fp32 parameters): {Gb(modelBytes)}");
-        Console.WriteLine($"  peak RSS (VmHWM): {Spread("peak", Gb)}; peak / model = {results.Max(r => r["peak"]) / modelBytes:0.000} (worst run)");
-        Console.WriteLine($"  RSS after load: {Spread("rss_after", Gb)}; process before load: {Gb(results[0]["rss_before"])}");
+        Console.WriteLine($"  peak RSS (VmHWM, includes mapped file pages): {Spread("peak", Gb)}; peak / model = {results.Max(r => r["peak"]) / modelBytes:0.000} (worst run)");
+        Console.WriteLine($"  peak anonymous RSS (RssAnon sampled every 5 ms): {Spread("peak_anon", Gb)}; (peak - before) / model = " +
+            $"{results.Max(r => r["peak_anon"] - r["anon_before"]) / modelBytes:0.000} (worst run)");
+        Console.WriteLine($"  after load: RSS {Spread("rss_after", Gb)}; anonymous {Spread("anon_after", Gb)}; file-backed (mapped checkpoint) {Spread("file_after", Gb)}");
+        Console.WriteLine($"  process before load: RSS {Gb(results[0]["rss_before"])}, anonymous {Gb(results[0]["anon_before"])}");
         return 0;
     }
 }
