@@ -12,6 +12,7 @@ using LcmLora.Benchmarks.Weights;
 //   load-once [MODEL]                load the checkpoint in this process; print time and peak RSS
 //   load-fresh [N] [MODEL]           load-once in N fresh child processes, summarized
 //   check-memory [MODEL] [STEPS] [B] RSS over STEPS UNet steps: PASS/FAIL
+//   lora-ab [N]                      plain vs LoRA-fused UNet step, alternated N times in one process
 //   breakdown unet|vae|text [B]      time every distinct op shape of a full-size pass in isolation
 switch (args.FirstOrDefault())
 {
@@ -26,6 +27,8 @@ switch (args.FirstOrDefault())
         return LoadCommand.Once(args.Length > 1 ? args[1] : BenchModels.Full);
     case "load-fresh":
         return LoadCommand.Fresh(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3, args.Length > 2 ? args[2] : BenchModels.Full);
+    case "lora-ab":
+        return LcmLora.Benchmarks.Lora.LoraAbCommand.Run(args);
     case "breakdown":
         return OpBreakdown.Run(args);
     case "check-memory":

@@ -19,6 +19,8 @@ namespace LcmLora.Benchmarks.Diagnosers;
 /// <item>Run RSS: VmRSS when the measured iterations start.</item>
 /// <item>Run peak: VmHWM during the measured iterations (the peak is reset when they start).</item>
 /// <item>Run ΔRSS: VmRSS after minus before the measured iterations (native leaks show here).</item>
+/// <item>Anon RSS and Run peak anon: the same without file-backed pages (RssAnon; a memory-mapped checkpoint's pages
+/// count in VmRSS but are reclaimable page cache), the peak polled every 10 ms during the measured iterations.</item>
 /// </list>
 /// </summary>
 public sealed class NativeMemoryDiagnoser : IDiagnoser
@@ -33,6 +35,9 @@ public sealed class NativeMemoryDiagnoser : IDiagnoser
         public ProcStatus Before;
         public ProcStatus After;
         public bool PeakWasReset;
+        public long PeakAnon = -1;
+        public CancellationTokenSource? StopSampling;
+        public Task? Sampler;
     }
 
     /// <inheritdoc/>
@@ -82,9 +87,31 @@ public sealed class NativeMemoryDiagnoser : IDiagnoser
             case HostSignal.BeforeActualRun:
                 sample.Before = ProcStatus.Of(pid);
                 sample.PeakWasReset = ProcStatus.ResetPeak(pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                sample.PeakAnon = sample.Before.AnonBytes;
+                sample.StopSampling = new CancellationTokenSource();
+                var token = sample.StopSampling.Token;
+                sample.Sampler = Task.Run(async () =>
+                {
+                    // VmHWM has no anonymous-only twin: poll RssAnon (every 10 ms) for the peak of the allocations.
+                    while (!token.IsCancellationRequested)
+                    {
+                        try
+                        {
+                            sample.PeakAnon = Math.Max(sample.PeakAnon, ProcStatus.Of(pid).AnonBytes);
+                        }
+                        catch (Exception e) when (e is IOException or FormatException)
+                        {
+                            return;
+                        }
+                        await Task.Delay(10);
+                    }
+                });
                 break;
             case HostSignal.AfterActualRun:
+                sample.StopSampling?.Cancel();
+                sample.Sampler?.Wait();
                 sample.After = ProcStatus.Of(pid);
+                sample.PeakAnon = Math.Max(sample.PeakAnon, sample.After.AnonBytes);
                 break;
         }
     }
@@ -97,6 +124,8 @@ public sealed class NativeMemoryDiagnoser : IDiagnoser
         yield return new Metric(Descriptor.RunRss, s.Before.RssBytes);
         if (s.PeakWasReset) yield return new Metric(Descriptor.RunPeak, s.After.PeakRssBytes);
         yield return new Metric(Descriptor.RunDelta, s.After.RssBytes - s.Before.RssBytes);
+        if (s.Before.AnonBytes >= 0) yield return new Metric(Descriptor.RunAnon, s.Before.AnonBytes);
+        if (s.PeakAnon >= 0) yield return new Metric(Descriptor.RunPeakAnon, s.PeakAnon);
     }
 
     /// <inheritdoc/>
@@ -112,6 +141,11 @@ public sealed class NativeMemoryDiagnoser : IDiagnoser
             "Peak resident memory during the measured iterations (VmHWM reset when they start)", 2);
         public static readonly Descriptor RunDelta = new("NativeRunDelta", "ΔRSS",
             "Resident memory after minus before the measured iterations (flat native memory shows ~0)", 3);
+
+        public static readonly Descriptor RunAnon = new("NativeRunAnon", "Anon RSS",
+            "Anonymous resident memory (RssAnon: allocations, without mapped file pages) when the measured iterations start", 4);
+        public static readonly Descriptor RunPeakAnon = new("NativeRunPeakAnon", "Run peak anon",
+            "Peak anonymous resident memory during the measured iterations (RssAnon polled every 10 ms by the host)", 5);
 
         public string Id => id;
         public string DisplayName => name;
