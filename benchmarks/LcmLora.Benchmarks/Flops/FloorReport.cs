@@ -4,7 +4,7 @@ using BenchmarkDotNet.Reports;
 namespace LcmLora.Benchmarks.Flops;
 
 /// <summary>
-/// After a run: every FLOP-counted benchmark against the floor set by this machine's sgemm rate measured in the same
+/// After a run: every FLOP-counted full-size benchmark (and the machine kernels) against the floor set by this machine's sgemm rate measured in the same
 /// run (<c>MatmulRateBenchmarks</c>): floor = counted FLOPs / sgemm rate, and time / floor. Written to the console and
 /// to BenchmarkDotNet.Artifacts/results/floors.md.
 /// </summary>
@@ -15,7 +15,7 @@ public static class FloorReport
     {
         var reports = summaries.SelectMany(s => s.Reports).Where(r => r.ResultStatistics is not null).ToList();
         var counted = reports.Select(r => (Report: r, Work: FlopsAttribute.Of(r.BenchmarkCase), Ops: WorkOps.Of(r.BenchmarkCase)))
-            .Where(x => x.Work is not null && x.Ops is not null).ToList();
+            .Where(x => x.Work is not null && x.Ops is not null && !IsTiny(x.Report.BenchmarkCase)).ToList();
         if (counted.Count == 0) return;
         var sgemm = counted.FirstOrDefault(x => x.Work == Work.Sgemm4096);
         if (sgemm.Report is null)
@@ -45,6 +45,9 @@ public static class FloorReport
         Directory.CreateDirectory(folder);
         File.WriteAllLines(Path.Combine(folder, "floors.md"), lines);
     }
+
+    private static bool IsTiny(BenchmarkDotNet.Running.BenchmarkCase bc) =>
+        (bc.Parameters.Items.FirstOrDefault(p => p.Name == "Model")?.Value?.ToString() ?? Setup.BenchModelAttribute.Of(bc.Descriptor.Type)) == Setup.BenchModels.Tiny;
 
     private static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
 
