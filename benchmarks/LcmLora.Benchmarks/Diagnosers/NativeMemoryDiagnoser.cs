@@ -23,7 +23,7 @@ namespace LcmLora.Benchmarks.Diagnosers;
 /// count in VmRSS but are reclaimable page cache), the peak polled every 10 ms during the measured iterations.</item>
 /// </list>
 /// </summary>
-public sealed class NativeMemoryDiagnoser : IDiagnoser
+public sealed class NativeMemoryDiagnoser : SafeDiagnoser, IDiagnoser
 {
     /// <summary>The shared instance.</summary>
     public static readonly NativeMemoryDiagnoser Default = new();
@@ -41,35 +41,7 @@ public sealed class NativeMemoryDiagnoser : IDiagnoser
     }
 
     /// <inheritdoc/>
-    public IEnumerable<string> Ids => [nameof(NativeMemoryDiagnoser)];
-
-    /// <inheritdoc/>
-    public IEnumerable<IExporter> Exporters => [];
-
-    /// <inheritdoc/>
-    public IEnumerable<IAnalyser> Analysers => [];
-
-    /// <inheritdoc/>
-    public void DisplayResults(ILogger logger) { }
-
-    /// <inheritdoc/>
-    public RunMode GetRunMode(BenchmarkCase benchmarkCase) => RunMode.NoOverhead;
-
-    /// <inheritdoc/>
-    public void Handle(HostSignal signal, DiagnoserActionParameters parameters)
-    {
-        // An exception here would stop BenchmarkDotNet's broker and break the pipe to the benchmark process.
-        try
-        {
-            HandleCore(signal, parameters);
-        }
-        catch (Exception e)
-        {
-            Console.Error.WriteLine($"// {GetType().Name}: {e.GetType().Name}: {e.Message}");
-        }
-    }
-
-    private void HandleCore(HostSignal signal, DiagnoserActionParameters parameters)
+    protected override void HandleCore(HostSignal signal, DiagnoserActionParameters parameters)
     {
         if (signal is not (HostSignal.BeforeActualRun or HostSignal.AfterActualRun) || !ProcStatus.Available || parameters.Process is null) return;
         int pid;

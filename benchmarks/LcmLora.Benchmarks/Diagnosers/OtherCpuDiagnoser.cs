@@ -16,7 +16,7 @@ namespace LcmLora.Benchmarks.Diagnosers;
 /// from /proc/stat minus the benchmark process's own). On a shared 2-core machine, 0.5 means the benchmark had
 /// about a quarter less CPU than it asked for; read the times with that in mind.
 /// </summary>
-public sealed class OtherCpuDiagnoser : IDiagnoser
+public sealed class OtherCpuDiagnoser : SafeDiagnoser, IDiagnoser
 {
     /// <summary>The shared instance.</summary>
     public static readonly OtherCpuDiagnoser Default = new();
@@ -24,35 +24,7 @@ public sealed class OtherCpuDiagnoser : IDiagnoser
     private readonly ConcurrentDictionary<BenchmarkCase, (CpuTicks? Start, CpuTicks? End)> _samples = new();
 
     /// <inheritdoc/>
-    public IEnumerable<string> Ids => [nameof(OtherCpuDiagnoser)];
-
-    /// <inheritdoc/>
-    public IEnumerable<IExporter> Exporters => [];
-
-    /// <inheritdoc/>
-    public IEnumerable<IAnalyser> Analysers => [];
-
-    /// <inheritdoc/>
-    public void DisplayResults(ILogger logger) { }
-
-    /// <inheritdoc/>
-    public RunMode GetRunMode(BenchmarkCase benchmarkCase) => RunMode.NoOverhead;
-
-    /// <inheritdoc/>
-    public void Handle(HostSignal signal, DiagnoserActionParameters parameters)
-    {
-        // An exception here would stop BenchmarkDotNet's broker and break the pipe to the benchmark process.
-        try
-        {
-            HandleCore(signal, parameters);
-        }
-        catch (Exception e)
-        {
-            Console.Error.WriteLine($"// {GetType().Name}: {e.GetType().Name}: {e.Message}");
-        }
-    }
-
-    private void HandleCore(HostSignal signal, DiagnoserActionParameters parameters)
+    protected override void HandleCore(HostSignal signal, DiagnoserActionParameters parameters)
     {
         if (signal is not (HostSignal.BeforeActualRun or HostSignal.AfterActualRun) || parameters.Process is null) return;
         int pid;
