@@ -68,26 +68,27 @@ public sealed class CheckpointTensors : IDisposable
     }
 
     /// <summary>Materializes the tensor <paramref name="r"/> describes, in <paramref name="dtype"/> on the CPU.</summary>
-    public torch.Tensor Read(TensorRef r, torch.ScalarType dtype)
+    /// <param name="r">Key, part and transform.</param>
+    /// <param name="dtype">The element type of the result.</param>
+    /// <param name="staging">Reused conversion memory (see <see cref="StagingBuffer"/>); default: a temporary one.</param>
+    public torch.Tensor Read(TensorRef r, torch.ScalarType dtype, StagingBuffer? staging = null)
     {
-        using var scope = torch.NewDisposeScope();
         var file = FileOf(r.Key);
         var info = file.Info(r.Key);
-        var t = file.Read(r.Key, dtype);
-        if (r.Parts > 1)
+        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
+        if (r.Parts > 1 && (info.Shape.Length == 0 || rows % r.Parts != 0))
+            throw new SafeTensorsFormatException(file.FilePath, r.Key, $"shape {info.ShapeText} cannot be split into {r.Parts} row blocks.");
+        var partRows = rows / r.Parts;
+        var t = file.ReadRows(r.Key, r.Part * partRows, partRows, dtype, staging);
+        if (r.Transform == TensorTransform.Transpose)
         {
-            if (info.Shape.Length == 0 || info.Shape[0] % r.Parts != 0)
-                throw new SafeTensorsFormatException(file.FilePath, r.Key, $"shape {info.ShapeText} cannot be split into {r.Parts} row blocks.");
-            var rows = info.Shape[0] / r.Parts;
-            t = t.narrow(0, r.Part * rows, rows);
+            using (t) return t.t().contiguous();
         }
-        t = r.Transform switch
+        if (r.Transform == TensorTransform.SqueezeConv1x1)
         {
-            TensorTransform.Transpose => t.t(),
-            TensorTransform.SqueezeConv1x1 => t.reshape(t.shape[0], t.shape[1]),
-            _ => t,
-        };
-        return t.contiguous().MoveToOuterDisposeScope();
+            using (t) return t.reshape(t.shape[0], t.shape[1]);
+        }
+        return t;
     }
 
     /// <summary>A short description: the file, or the first file and how many more.</summary>

@@ -19,12 +19,16 @@ public sealed class SdxlCheckpoint : IDisposable
 
     private readonly Dictionary<string, CheckpointTensors> _sources;
 
-    private SdxlCheckpoint(string path, CheckpointLayout layout, SdxlConfigs configs, Dictionary<string, CheckpointTensors> sources)
+    private IReadOnlyList<MappingReport>? _reports;
+
+    private SdxlCheckpoint(string path, CheckpointLayout layout, SdxlConfigs configs, Dictionary<string, CheckpointTensors> sources,
+        IReadOnlyList<MappingReport>? reports = null)
     {
         Path = path;
         Layout = layout;
         Configs = configs;
         _sources = sources;
+        _reports = reports;
     }
 
     /// <summary>The file or folder.</summary>
@@ -55,8 +59,9 @@ public sealed class SdxlCheckpoint : IDisposable
                 throw new LcmLoraInputException($"{path}: not an SDXL single-file checkpoint (no '{UNetSgmNames.CheckpointPrefix}*' keys). " +
                     "LoRA files are inspected with 'lcmlora inspect LORA'; diffusers components need their pipeline folder.");
             var sources = ComponentNames.ToDictionary(c => c, _ => source);
-            var chosen = configs ?? InferConfigs(path, sources);
-            return new SdxlCheckpoint(path, CheckpointLayout.SgmSingleFile, chosen, sources);
+            if (configs is not null) return new SdxlCheckpoint(path, CheckpointLayout.SgmSingleFile, configs, sources);
+            var (inferred, reports) = InferConfigs(path, sources);
+            return new SdxlCheckpoint(path, CheckpointLayout.SgmSingleFile, inferred, sources, reports);
         }
         catch
         {
@@ -121,8 +126,11 @@ public sealed class SdxlCheckpoint : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(component), component, "unknown component"),
     };
 
-    /// <summary>How every component maps onto this checkpoint, from headers only (no weights are read).</summary>
-    public IReadOnlyList<MappingReport> Inspect() => InspectWith(Layout, Configs, _sources);
+    /// <summary>
+    /// How every component maps onto this checkpoint, from headers only (no weights are read). Computed once: the
+    /// headers and configs cannot change while the checkpoint is open.
+    /// </summary>
+    public IReadOnlyList<MappingReport> Inspect() => _reports ??= InspectWith(Layout, Configs, _sources);
 
     private static IReadOnlyList<MappingReport> InspectWith(CheckpointLayout layout, SdxlConfigs configs, IReadOnlyDictionary<string, CheckpointTensors> sources)
     {
@@ -147,14 +155,15 @@ public sealed class SdxlCheckpoint : IDisposable
         return new MappingReport("other", 0, [], other, []);
     }
 
-    private static SdxlConfigs InferConfigs(string path, IReadOnlyDictionary<string, CheckpointTensors> sources)
+    private static (SdxlConfigs Configs, IReadOnlyList<MappingReport> Reports) InferConfigs(string path, IReadOnlyDictionary<string, CheckpointTensors> sources)
     {
         var candidates = new List<(string Name, SdxlConfigs Configs)> { ("SDXL base", SdxlConfigs.SdxlBase), ("tiny test model", BuiltInModels.TinyConfigs()) };
         IReadOnlyList<MappingReport>? best = null;
         foreach (var (_, configs) in candidates)
         {
-            var reports = InspectWith(CheckpointLayout.SgmSingleFile, configs, sources).Where(r => r.Component != "other").ToList();
-            if (reports.All(r => r.Missing.Count == 0 && r.ShapeMismatches.Count == 0)) return configs;
+            var all = InspectWith(CheckpointLayout.SgmSingleFile, configs, sources);
+            var reports = all.Where(r => r.Component != "other").ToList();
+            if (reports.All(r => r.Missing.Count == 0 && r.ShapeMismatches.Count == 0)) return (configs, all);
             if (best is null || Score(reports) < Score(best)) best = reports;
         }
         var worst = best!.First(r => r.Missing.Count + r.ShapeMismatches.Count > 0);

@@ -27,13 +27,14 @@ public static class WeightLoader
         if (!report.IsComplete) throw new CheckpointMappingException(source.Describe(), report);
         var owners = ModuleMaterializer.Owners(module);
         using var noGrad = torch.no_grad();
+        using var staging = new IO.StagingBuffer();
         foreach (var (name, target) in state)
         {
             if (target.device_type == DeviceType.META)
             {
                 if (!owners.TryGetValue(name, out var owner))
                     throw new NotSupportedException($"{component}: '{name}' is a meta-device buffer; only parameters can be materialized.");
-                var value = source.Read(map.Entries[name], dtype ?? torch.ScalarType.Float32);
+                var value = source.Read(map.Entries[name], dtype ?? torch.ScalarType.Float32, staging);
                 var wanted = device ?? torch.CPU;
                 if (wanted.type != DeviceType.CPU)
                 {
@@ -44,7 +45,7 @@ public static class WeightLoader
             }
             else
             {
-                using var value = source.Read(map.Entries[name], target.dtype);
+                using var value = source.Read(map.Entries[name], target.dtype, staging);
                 target.copy_(value);
             }
         }

@@ -94,33 +94,75 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     }
 
     /// <summary>
-    /// Materializes one tensor. It is created on the CPU in its on-disk type, filled from the mapping, then
-    /// converted to <paramref name="dtype"/> and moved to <paramref name="device"/> when those differ.
+    /// Materializes one tensor. It is created on the CPU in its on-disk type and filled from the mapping, or, when
+    /// <paramref name="dtype"/> differs, created in that type and converted from a staging copy; then moved to
+    /// <paramref name="device"/> when that is not the CPU.
     /// </summary>
     /// <param name="name">The tensor's key.</param>
     /// <param name="dtype">Wanted element type; default: the on-disk type (float8 becomes float32).</param>
     /// <param name="device">Wanted device; default: CPU.</param>
-    public torch.Tensor Read(string name, torch.ScalarType? dtype = null, torch.Device? device = null)
+    /// <param name="staging">Reused memory for the conversion; default: a temporary allocation.</param>
+    public torch.Tensor Read(string name, torch.ScalarType? dtype = null, torch.Device? device = null, StagingBuffer? staging = null)
+    {
+        var info = Info(name);
+        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
+        var cpu = ReadRows(name, 0, rows, dtype, staging);
+        var wantDevice = device ?? torch.CPU;
+        if (wantDevice.type == DeviceType.CPU) return cpu;
+        using (cpu) return cpu.to(wantDevice);
+    }
+
+    /// <summary>
+    /// Materializes rows <paramref name="first"/> to <paramref name="first"/> + <paramref name="count"/> - 1 (along the
+    /// first dimension) of a tensor on the CPU, reading only those rows' bytes: a fused weight (e.g. OpenCLIP's
+    /// <c>in_proj_weight</c>) split into parts costs each part its own size, not the whole tensor's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The rows are outside the tensor.</exception>
+    public torch.Tensor ReadRows(string name, long first, long count, torch.ScalarType? dtype = null, StagingBuffer? staging = null)
     {
         NativeRuntime.EnsureInitialized();
         var info = Info(name);
-        var raw = RawBytes(name);
-        torch.Tensor cpu;
+        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
+        if (first < 0 || count < 0 || first + count > rows)
+            throw new ArgumentOutOfRangeException(nameof(first), $"{FilePath}: '{name}' {info.ShapeText} has no rows {first}..{first + count - 1}.");
+        long[] shape = info.Shape.Length == 0 ? [] : [count, .. info.Shape[1..]];
+        var rowBytes = rows == 0 ? 0 : info.ByteLength / rows;
+        var raw = RawBytes(name).Slice(checked((int)(first * rowBytes)), checked((int)(count * rowBytes)));
         if (info.DType is SafeTensorDType.F8_E4M3 or SafeTensorDType.F8_E5M2)
         {
-            var values = new float[info.ElementCount];
+            var values = new float[raw.Length];
             for (var i = 0; i < values.Length; i++) values[i] = SafeTensorDTypes.Float8ToSingle(raw[i], info.DType);
-            cpu = torch.tensor(values, info.Shape);
+            var widened = torch.tensor(values, shape);
+            if (dtype is not { } t || t == widened.dtype) return widened;
+            using (widened) return widened.to(t);
         }
-        else
+        var diskType = info.DType.ToScalarType();
+        var wantType = dtype ?? diskType;
+        var result = torch.empty(shape, wantType);
+        if (raw.Length == 0) return result;
+        if (wantType == diskType)
         {
-            cpu = torch.empty(info.Shape, info.DType.ToScalarType());
-            if (raw.Length > 0) raw.CopyTo(cpu.bytes);
+            raw.CopyTo(result.bytes);
+            return result;
         }
-        var wantType = dtype ?? cpu.dtype;
-        var wantDevice = device ?? torch.CPU;
-        if (wantType == cpu.dtype && wantDevice.type == DeviceType.CPU) return cpu;
-        using (cpu) return cpu.to(wantType, wantDevice);
+        var temporary = staging is null ? new StagingBuffer() : null;
+        try
+        {
+            using var stage = (staging ?? temporary!).Take(shape, diskType);
+            raw.CopyTo(stage.bytes);
+            using var noGrad = torch.no_grad();
+            result.copy_(stage);
+            return result;
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+        finally
+        {
+            temporary?.Dispose();
+        }
     }
 
     /// <summary>Releases the mapping. Tensors already read stay valid: they own their memory.</summary>

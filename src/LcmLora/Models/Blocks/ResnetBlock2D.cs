@@ -47,18 +47,22 @@ internal sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
     /// <summary>Runs the block on <c>[B, C, H, W]</c>; <paramref name="timeEmbedding"/> is <c>[B, T]</c> (before SiLU) or null.</summary>
     public override Tensor forward(Tensor input, Tensor? timeEmbedding)
     {
+        // Each activation is freed as soon as the next exists and the elementwise steps run in place: the block's
+        // peak is two activations, not six (this matters in the VAE decoder at full resolution).
         using var scope = NewDisposeScope();
-        var h = conv1.call(nn.functional.silu(norm1.call(input)));
+        var h = nn.functional.silu(norm1.call(input), inplace: true);
+        h = Intermediates.Advance(h, conv1.call(h), input);
         if (time_emb_proj is not null)
         {
             if (timeEmbedding is null) throw new InvalidOperationException("This resnet block needs a time embedding.");
             var t = time_emb_proj.call(nn.functional.silu(timeEmbedding));
-            h = h + t.unsqueeze(-1).unsqueeze(-1);
+            h.add_(t.unsqueeze(-1).unsqueeze(-1));
         }
-        h = conv2.call(nn.functional.silu(norm2.call(h)));
-        var shortcut = conv_shortcut is null ? input : conv_shortcut.call(input);
-        var output = shortcut + h;
-        if (_outputScaleFactor != 1.0) output = output / _outputScaleFactor;
-        return output.MoveToOuterDisposeScope();
+        h = Intermediates.Advance(h, nn.functional.silu(norm2.call(h), inplace: true), input);
+        h = Intermediates.Advance(h, conv2.call(h), input);
+        if (conv_shortcut is null) h.add_(input);
+        else h.add_(conv_shortcut.call(input));
+        if (_outputScaleFactor != 1.0) h.div_(_outputScaleFactor);
+        return h.MoveToOuterDisposeScope();
     }
 }

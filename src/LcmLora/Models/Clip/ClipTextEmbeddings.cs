@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LcmLora.Models.Clip;
@@ -11,15 +10,15 @@ namespace LcmLora.Models.Clip;
 public sealed class ClipTextEmbeddings : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
-    private readonly Embedding token_embedding;
-    private readonly Embedding position_embedding;
+    private readonly EmbeddingTable token_embedding;
+    private readonly EmbeddingTable position_embedding;
 #pragma warning restore IDE1006
 
     /// <summary>Creates the embeddings for <paramref name="config"/>.</summary>
     public ClipTextEmbeddings(ClipTextConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(ClipTextEmbeddings))
     {
-        token_embedding = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
-        position_embedding = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize, device: device, dtype: dtype);
+        token_embedding = new EmbeddingTable(config.VocabSize, config.HiddenSize, device, dtype);
+        position_embedding = new EmbeddingTable(config.MaxPositionEmbeddings, config.HiddenSize, device, dtype);
         RegisterComponents();
     }
 
@@ -28,7 +27,7 @@ public sealed class ClipTextEmbeddings : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var seq = inputIds.shape[^1];
-        var positions = position_embedding.weight!.narrow(0, 0, seq);
+        var positions = position_embedding.weight.narrow(0, 0, seq);
         return (token_embedding.call(inputIds) + positions).MoveToOuterDisposeScope();
     }
 }

@@ -39,9 +39,10 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = conv_in.call(latents);
-        x = mid_block.call(x);
-        foreach (var block in up_blocks) x = block.call(x);
-        x = conv_out.call(nn.functional.silu(conv_norm_out.call(x)));
+        x = Intermediates.Advance(x, mid_block.call(x), latents);
+        foreach (var block in up_blocks) x = Intermediates.Advance(x, block.call(x), latents);
+        x = Intermediates.Advance(x, nn.functional.silu(conv_norm_out.call(x), inplace: true), latents);
+        x = Intermediates.Advance(x, conv_out.call(x), latents);
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -68,8 +69,9 @@ internal sealed class UpDecoderBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        foreach (var resnet in resnets) hidden = resnet.call(hidden, null);
-        if (upsamplers is not null) hidden = upsamplers[0].call(hidden);
-        return hidden.MoveToOuterDisposeScope();
+        var h = hidden;
+        foreach (var resnet in resnets) h = Intermediates.Advance(h, resnet.call(h, null), hidden);
+        if (upsamplers is not null) h = Intermediates.Advance(h, upsamplers[0].call(h), hidden);
+        return h.MoveToOuterDisposeScope();
     }
 }

@@ -31,9 +31,9 @@ internal sealed class VaeMidBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        hidden = resnets[0].call(hidden, null);
-        if (attentions is not null) hidden = attentions[0].call(hidden, null);
-        hidden = resnets[1].call(hidden, null);
-        return hidden.MoveToOuterDisposeScope();
+        var h = resnets[0].call(hidden, null);
+        if (attentions is not null) h = Intermediates.Advance(h, attentions[0].call(h, null), hidden);
+        h = Intermediates.Advance(h, resnets[1].call(h, null), hidden);
+        return h.MoveToOuterDisposeScope();
     }
 }
