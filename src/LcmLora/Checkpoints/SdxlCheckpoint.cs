@@ -196,6 +196,7 @@ public sealed class SdxlCheckpoint : IDisposable
                 modules[c] = module;
                 WeightLoader.Load(c, module, MapFor(c, WeightMap.ShapesOf(module).Keys), _sources[c], componentType, dev);
             }
+            Runtime.NativeHeap.Trim(); // staging and mapping leftovers
             return new SdxlModels(Configs, (SdxlUNet)modules["unet"], (ClipTextModel)modules["text_encoder"],
                 (ClipTextModel)modules["text_encoder_2"], (AutoencoderKL)modules["vae"], dev, type);
         }

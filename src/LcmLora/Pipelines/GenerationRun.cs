@@ -56,6 +56,8 @@ internal sealed class GenerationRun
             latents = next;
         }
 
+        // The loop's freed activations would otherwise stay in the C heap through the decode, the peak of a generation.
+        Runtime.NativeHeap.Trim();
         var decoded = _p.Decoder.Decode(latents, _r.Tiling);
         if (!decoded.isfinite().all().item<bool>())
             throw new NonFiniteOutputException($"The decoded image holds NaN or infinite values ({_p.Decoder.Name}, dtype {DType}). " +

@@ -13,7 +13,7 @@ internal static class Intermediates
     /// Returns <paramref name="next"/> after disposing <paramref name="current"/>, unless <paramref name="current"/> is the
     /// caller-owned <paramref name="input"/> or is <paramref name="next"/> itself (an in-place op or an identity).
     /// </summary>
-    public static Tensor Advance(Tensor current, Tensor next, Tensor input)
+    public static Tensor Advance(Tensor current, Tensor next, Tensor? input)
     {
         if (!ReferenceEquals(current, input) && !ReferenceEquals(current, next)) current.Dispose();
         return next;

@@ -20,6 +20,8 @@ internal sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
     private readonly Conv2d? conv_shortcut;
 #pragma warning restore IDE1006
     private readonly double _outputScaleFactor;
+    private readonly long _groups;
+    private readonly double _eps;
 
     /// <summary>Creates the block.</summary>
     /// <param name="inChannels">Input channels.</param>
@@ -41,28 +43,49 @@ internal sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
         if (inChannels != outChannels)
             conv_shortcut = nn.Conv2d(inChannels, outChannels, 1, stride: 1, padding: 0L, device: device, dtype: dtype);
         _outputScaleFactor = outputScaleFactor;
+        _groups = groups;
+        _eps = eps;
         RegisterComponents();
     }
 
     /// <summary>Runs the block on <c>[B, C, H, W]</c>; <paramref name="timeEmbedding"/> is <c>[B, T]</c> (before SiLU) or null.</summary>
-    public override Tensor forward(Tensor input, Tensor? timeEmbedding)
+    public override Tensor forward(Tensor input, Tensor? timeEmbedding) => Run(input, timeEmbedding, consume: false);
+
+    /// <summary>
+    /// Runs the block (without time embedding) and disposes <paramref name="input"/>, as early as the block allows:
+    /// with a projected shortcut, right after the first convolution. For callers that own the input and need it no
+    /// longer (the VAE decoder's up blocks, whose full-resolution inputs are the largest tensors of a decode).
+    /// </summary>
+    public Tensor ForwardConsuming(Tensor input) => Run(input, null, consume: true);
+
+    private Tensor Run(Tensor input, Tensor? timeEmbedding, bool consume)
     {
-        // Each activation is freed as soon as the next exists and the elementwise steps run in place: the block's
-        // peak is two activations, not six (this matters in the VAE decoder at full resolution).
+        // Each activation is freed as soon as the next exists and the elementwise steps run in place; large
+        // activations (the VAE decoder at full resolution) are normalized and convolved in bands of rows.
         using var scope = NewDisposeScope();
-        var h = nn.functional.silu(norm1.call(input), inplace: true);
-        h = Intermediates.Advance(h, conv1.call(h), input);
+        var shortcut = consume && conv_shortcut is not null ? Shortcut(conv_shortcut, input) : null;
+        var h = NormSiluConv(norm1, conv1, input, input);
+        if (shortcut is not null) input.Dispose();
         if (time_emb_proj is not null)
         {
             if (timeEmbedding is null) throw new InvalidOperationException("This resnet block needs a time embedding.");
             var t = time_emb_proj.call(nn.functional.silu(timeEmbedding));
             h.add_(t.unsqueeze(-1).unsqueeze(-1));
         }
-        h = Intermediates.Advance(h, nn.functional.silu(norm2.call(h), inplace: true), input);
-        h = Intermediates.Advance(h, conv2.call(h), input);
-        if (conv_shortcut is null) h.add_(input);
-        else h.add_(conv_shortcut.call(input));
+        h = Intermediates.Advance(h, NormSiluConv(norm2, conv2, h, input), input);
+        h.add_(shortcut ?? (conv_shortcut is null ? input : Shortcut(conv_shortcut, input)));
+        if (consume) input.Dispose();
         if (_outputScaleFactor != 1.0) h.div_(_outputScaleFactor);
         return h.MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Shortcut(Conv2d projection, Tensor input) =>
+        BandedConvolution.Applies(input.shape, input.ElementSize) ? BandedConvolution.Apply(projection, input) : projection.call(input);
+
+    private Tensor NormSiluConv(GroupNorm norm, Conv2d conv, Tensor x, Tensor input)
+    {
+        if (BandedConvolution.Applies(x.shape, x.ElementSize)) return BandedConvolution.ApplyAfterNormSilu(conv, norm, _groups, _eps, x);
+        var activated = nn.functional.silu(norm.call(x), inplace: true);
+        return Intermediates.Advance(activated, conv.call(activated), input);
     }
 }

@@ -6,7 +6,7 @@ namespace LcmLora.Models.Blocks;
 
 /// <summary>
 /// diffusers <c>Upsample2D</c> with a convolution: nearest-neighbour resize (2x, or to an explicit size) followed by
-/// a 3x3 <c>conv</c>.
+/// a 3x3 <c>conv</c>. Large 2x outputs are computed in bands of rows without materializing the resized input.
 /// </summary>
 internal sealed class Upsample2D : nn.Module<Tensor, Tensor>
 {
@@ -22,7 +22,10 @@ internal sealed class Upsample2D : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Doubles the spatial size of <c>[B, C, H, W]</c>.</summary>
-    public override Tensor forward(Tensor input) => Resize(input, new[] { input.shape[2] * 2, input.shape[3] * 2 });
+    public override Tensor forward(Tensor input) =>
+        BandedConvolution.Applies([input.shape[0], input.shape[1], input.shape[2] * 2, input.shape[3] * 2], input.ElementSize)
+            ? BandedConvolution.ApplyAfterUpsample2x(conv, input)
+            : Resize(input, new[] { input.shape[2] * 2, input.shape[3] * 2 });
 
     /// <summary>
     /// Resizes <c>[B, C, H, W]</c> to <paramref name="size"/> (height, width) by nearest neighbour, then convolves.

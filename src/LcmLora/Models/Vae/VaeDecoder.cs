@@ -19,6 +19,8 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
     private readonly GroupNorm conv_norm_out;
     private readonly Conv2d conv_out;
 #pragma warning restore IDE1006
+    private const double NormEps = 1e-6;
+    private readonly long _normGroups;
 
     /// <summary>Creates the decoder of <paramref name="config"/>.</summary>
     public VaeDecoder(VaeConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(VaeDecoder))
@@ -29,7 +31,8 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         mid_block = new VaeMidBlock(reversed[0], config.NormNumGroups, config.MidBlockAddAttention, device, dtype);
         up_blocks = nn.ModuleList(Enumerable.Range(0, n).Select(i => new UpDecoderBlock(
             i == 0 ? reversed[0] : reversed[i - 1], reversed[i], config.LayersPerBlock + 1, config.NormNumGroups, i < n - 1, device, dtype)).ToArray());
-        conv_norm_out = nn.GroupNorm(config.NormNumGroups, reversed[^1], 1e-6, affine: true, device: device, dtype: dtype);
+        conv_norm_out = nn.GroupNorm(config.NormNumGroups, reversed[^1], NormEps, affine: true, device: device, dtype: dtype);
+        _normGroups = config.NormNumGroups;
         conv_out = nn.Conv2d(reversed[^1], config.OutChannels, 3, stride: 1, padding: 1, device: device, dtype: dtype);
         RegisterComponents();
     }
@@ -40,9 +43,14 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var x = conv_in.call(latents);
         x = Intermediates.Advance(x, mid_block.call(x), latents);
-        foreach (var block in up_blocks) x = Intermediates.Advance(x, block.call(x), latents);
-        x = Intermediates.Advance(x, nn.functional.silu(conv_norm_out.call(x), inplace: true), latents);
-        x = Intermediates.Advance(x, conv_out.call(x), latents);
+        foreach (var block in up_blocks) x = block.ForwardConsuming(x);
+        if (BandedConvolution.Applies(x.shape, x.ElementSize))
+            x = Intermediates.Advance(x, BandedConvolution.ApplyAfterNormSilu(conv_out, conv_norm_out, _normGroups, NormEps, x), latents);
+        else
+        {
+            x = Intermediates.Advance(x, nn.functional.silu(conv_norm_out.call(x), inplace: true), latents);
+            x = Intermediates.Advance(x, conv_out.call(x), latents);
+        }
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -69,9 +77,21 @@ internal sealed class UpDecoderBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var h = hidden;
-        foreach (var resnet in resnets) h = Intermediates.Advance(h, resnet.call(h, null), hidden);
-        if (upsamplers is not null) h = Intermediates.Advance(h, upsamplers[0].call(h), hidden);
-        return h.MoveToOuterDisposeScope();
+        var h = resnets[0].call(hidden, null);
+        return Rest(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Like <see cref="forward"/>, disposing <paramref name="hidden"/> as soon as the first resnet allows.</summary>
+    public Tensor ForwardConsuming(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        return Rest(resnets[0].ForwardConsuming(hidden)).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Rest(Tensor h)
+    {
+        for (var i = 1; i < resnets.Count; i++) h = resnets[i].ForwardConsuming(h);
+        if (upsamplers is not null) h = Intermediates.Advance(h, upsamplers[0].call(h), null);
+        return h;
     }
 }
