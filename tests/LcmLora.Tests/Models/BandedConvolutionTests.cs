@@ -60,6 +60,28 @@ public sealed class BandedConvolutionTests
         TensorAssert.Close(expected, BandedConvolution.ApplyAfterNormSilu(conv, norm, 4, 1e-6, x), Tolerance, "norm-silu-conv");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void OverwritingTheInputWithAResidualEqualsConvPlusResidual(long bandRows)
+    {
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        manual_seed(6);
+        using var conv = nn.Conv2d(8, 8, 3, padding: 1);
+        using var norm = nn.GroupNorm(2, 8, 1e-6);
+        norm.weight!.uniform_(0.5, 1.5);
+        norm.bias!.uniform_(-0.5, 0.5);
+        var x = randn(1, 8, 9, 6);
+        var residual = randn(1, 8, 9, 6);
+        var expected = conv.call(nn.functional.silu(norm.call(x))) + residual;
+        using var bands = SmallBands(bandRows * 8 * 6 * 4);
+        var result = BandedConvolution.ApplyAfterNormSilu(conv, norm, 2, 1e-6, x, (a, b) => residual.narrow(2, a, b - a), overwriteInput: true);
+        Assert.Same(x, result);
+        TensorAssert.Close(expected, x, Tolerance, $"in place, band {bandRows}");
+    }
+
     [Fact]
     public void BandedUpsampleConvEqualsNearestUpsampleThenConv()
     {

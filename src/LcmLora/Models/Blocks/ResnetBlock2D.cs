@@ -60,8 +60,8 @@ internal sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
 
     private Tensor Run(Tensor input, Tensor? timeEmbedding, bool consume)
     {
-        // Each activation is freed as soon as the next exists and the elementwise steps run in place; large
-        // activations (the VAE decoder at full resolution) are normalized and convolved in bands of rows.
+        if (time_emb_proj is null && BandedConvolution.Applies(input.shape, input.ElementSize)) return RunBanded(input, consume);
+        // Each activation is freed as soon as the next exists and the elementwise steps run in place.
         using var scope = NewDisposeScope();
         var shortcut = consume && conv_shortcut is not null ? Shortcut(conv_shortcut, input) : null;
         var h = NormSiluConv(norm1, conv1, input, input);
@@ -74,6 +74,25 @@ internal sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
         }
         h = Intermediates.Advance(h, NormSiluConv(norm2, conv2, h, input), input);
         h.add_(shortcut ?? (conv_shortcut is null ? input : Shortcut(conv_shortcut, input)));
+        if (consume) input.Dispose();
+        if (_outputScaleFactor != 1.0) h.div_(_outputScaleFactor);
+        return h.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The block on a large activation (the VAE decoder at full resolution): both convolutions run in bands with
+    /// GroupNorm and SiLU applied per band; the second writes over the first's output with the shortcut added per
+    /// band, so the block holds its input and one activation of the output's size.
+    /// </summary>
+    private Tensor RunBanded(Tensor input, bool consume)
+    {
+        using var scope = NewDisposeScope();
+        var h = BandedConvolution.ApplyAfterNormSilu(conv1, norm1, _groups, _eps, input);
+        var projection = conv_shortcut;
+        Func<long, long, Tensor> shortcut = projection is null
+            ? (a, b) => input.narrow(2, a, b - a)
+            : (a, b) => nn.functional.conv2d(input.narrow(2, a, b - a), projection.weight, projection.bias);
+        BandedConvolution.ApplyAfterNormSilu(conv2, norm2, _groups, _eps, h, shortcut, overwriteInput: true);
         if (consume) input.Dispose();
         if (_outputScaleFactor != 1.0) h.div_(_outputScaleFactor);
         return h.MoveToOuterDisposeScope();
