@@ -18,9 +18,11 @@ public static class WeightLoader
     /// <param name="source">The checkpoint.</param>
     /// <param name="dtype">For meta-device modules: the dtype to materialize in (default float32).</param>
     /// <param name="device">For meta-device modules: the device to materialize on (default CPU).</param>
+    /// <param name="include">Which of our parameter names to load (default: all). Meta-device parameters left out stay
+    /// on meta; the whole mapping is still checked.</param>
     /// <returns>The mapping report (complete).</returns>
     public static MappingReport Load(string component, torch.nn.Module module, WeightMap map, CheckpointTensors source,
-        torch.ScalarType? dtype = null, torch.Device? device = null)
+        torch.ScalarType? dtype = null, torch.Device? device = null, Func<string, bool>? include = null)
     {
         var state = module.state_dict();
         var report = MappingReport.Build(component, state.ToDictionary(kv => kv.Key, kv => kv.Value.shape), map, source);
@@ -30,6 +32,7 @@ public static class WeightLoader
         using var staging = new IO.StagingBuffer();
         foreach (var (name, target) in state)
         {
+            if (include is not null && !include(name)) continue;
             if (target.device_type == DeviceType.META)
             {
                 if (!owners.TryGetValue(name, out var owner))

@@ -62,9 +62,12 @@ public sealed class SdxlPipeline : IDisposable
             var schedulerConfig = folder is not null && File.Exists(Path.Combine(folder, "scheduler", "scheduler_config.json"))
                 ? SchedulerConfig.FromJson(Path.Combine(folder, "scheduler", "scheduler_config.json"))
                 : null;
-            var models = checkpoint.Load(options.Device, options.DType, options.Progress);
-            // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it.
-            return new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint };
+            var models = checkpoint.Load(options.Device, options.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder);
+            // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it, and
+            // the VAE encoder is read from it on first use.
+            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint };
+            pipeline._decoder = new VaeLatentDecoder(models.Vae, checkpoint.LoadVaeEncoder);
+            return pipeline;
         }
         catch
         {

@@ -46,6 +46,13 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     /// <summary>The architecture and scaling this VAE was built from.</summary>
     public VaeConfig Config { get; }
 
+    /// <summary>Whether a parameter name (as in <c>state_dict</c>) belongs to the encoding half: <c>encoder.*</c> or <c>quant_conv.*</c>.</summary>
+    public static bool IsEncoderParameter(string name) =>
+        name.StartsWith("encoder.", StringComparison.Ordinal) || name.StartsWith("quant_conv.", StringComparison.Ordinal);
+
+    /// <summary>False when the encoder was left on the meta device by a decoder-only load.</summary>
+    public bool HasEncoderWeights => encoder.parameters().All(p => p.device_type != DeviceType.META);
+
     /// <summary>Reconstructs <paramref name="image"/> through the posterior mean (diffusers' forward with
     /// sample_posterior=False).</summary>
     public override Tensor forward(Tensor image)
@@ -59,9 +66,13 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     /// Encodes images <c>[B, in_channels, H, W]</c> in [-1, 1] (H and W multiples of <see cref="VaeConfig.DownscaleFactor"/>)
     /// to the posterior over unscaled latents <c>[B, latent_channels, H/f, W/f]</c>.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The encoder's weights were not loaded (see <see cref="HasEncoderWeights"/>).</exception>
     public DiagonalGaussianDistribution Encode(Tensor image)
     {
         CheckInput(image, Config.InChannels, "image");
+        if (!HasEncoderWeights)
+            throw new InvalidOperationException("This VAE's encoder weights were not loaded (SdxlCheckpoint.Load with vaeEncoder: false); " +
+                "load them with SdxlCheckpoint.LoadVaeEncoder before encoding.");
         using var scope = NewDisposeScope();
         var moments = encoder.call(image);
         if (quant_conv is not null) moments = quant_conv.call(moments);

@@ -11,9 +11,16 @@ namespace LcmLora.Pipelines.Decoding;
 public sealed class VaeLatentDecoder : ILatentDecoder
 {
     private readonly AutoencoderKL _vae;
+    private readonly Action<AutoencoderKL>? _loadEncoder;
 
     /// <summary>Wraps a loaded VAE.</summary>
-    public VaeLatentDecoder(AutoencoderKL vae) => _vae = vae;
+    /// <param name="vae">The VAE.</param>
+    /// <param name="loadEncoder">Called before the first encode when the VAE's encoder weights were not loaded.</param>
+    public VaeLatentDecoder(AutoencoderKL vae, Action<AutoencoderKL>? loadEncoder = null)
+    {
+        _vae = vae;
+        _loadEncoder = loadEncoder;
+    }
 
     /// <inheritdoc />
     public int ScaleFactor => _vae.Config.DownscaleFactor;
@@ -22,12 +29,12 @@ public sealed class VaeLatentDecoder : ILatentDecoder
     public string Name => "VAE (AutoencoderKL)";
 
     /// <inheritdoc />
-    public bool CanEncode => true;
+    public bool CanEncode => _vae.HasEncoderWeights || _loadEncoder is not null;
 
     /// <summary><see cref="VaeTiling.Auto"/> tiles images larger than this many times the VAE's native area (SDXL: above about 1448 x 1448).</summary>
     public const int AutoTilingThreshold = 2;
 
-    private torch.ScalarType VaeType => _vae.parameters().First().dtype;
+    private torch.ScalarType VaeType => _vae.parameters().First(p => p.device_type != DeviceType.META).dtype;
 
     /// <inheritdoc />
     public torch.Tensor Decode(torch.Tensor latents, VaeTiling tiling = VaeTiling.Auto, int? tileSize = null)
@@ -52,6 +59,7 @@ public sealed class VaeLatentDecoder : ILatentDecoder
     /// <inheritdoc />
     public torch.Tensor Encode(torch.Tensor images, torch.Generator? generator)
     {
+        if (!_vae.HasEncoderWeights) _loadEncoder?.Invoke(_vae);
         using var scope = torch.NewDisposeScope();
         var c = _vae.Config;
         using var posterior = _vae.Encode(images.to(VaeType));
