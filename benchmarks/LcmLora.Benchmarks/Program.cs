@@ -11,7 +11,7 @@ using LcmLora.Benchmarks.Weights;
 //   flops                            print the FLOP counts of the benchmarked work
 //   load-once [MODEL]                load the checkpoint in this process; print time and peak RSS
 //   load-fresh [N] [MODEL]           load-once in N fresh child processes, summarized
-//   check-memory [MODEL] [STEPS] [B] RSS over STEPS UNet steps: PASS/FAIL
+//   check-memory [MODEL] [STEPS] [B] [WARMUP]  RSS over STEPS UNet steps, verdict after WARMUP: PASS/FAIL
 //   lora-ab [N]                      plain vs LoRA-fused UNet step, alternated N times in one process
 //   breakdown unet|vae|text [B]      time every distinct op shape of a full-size pass in isolation
 switch (args.FirstOrDefault())
