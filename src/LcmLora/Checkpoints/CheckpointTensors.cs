@@ -91,6 +91,24 @@ public sealed class CheckpointTensors : IDisposable
         return t;
     }
 
+    /// <summary>
+    /// The tensor <paramref name="r"/> describes, in its on-disk type, as a view of <paramref name="staging"/> (valid
+    /// until the buffer's next use). For copying into a live weight: <c>live.copy_(view)</c> converts the type, so
+    /// restoring a weight allocates nothing.
+    /// </summary>
+    internal torch.Tensor ReadStaged(TensorRef r, StagingBuffer staging)
+    {
+        var file = FileOf(r.Key);
+        var info = file.Info(r.Key);
+        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
+        if (r.Parts > 1 && (info.Shape.Length == 0 || rows % r.Parts != 0))
+            throw new SafeTensorsFormatException(file.FilePath, r.Key, $"shape {info.ShapeText} cannot be split into {r.Parts} row blocks.");
+        var partRows = rows / r.Parts;
+        var t = file.ReadRowsStaged(r.Key, r.Part * partRows, partRows, staging);
+        if (r.Transform == TensorTransform.None) return t;
+        using (t) return r.Transform == TensorTransform.Transpose ? t.t() : t.reshape(t.shape[0], t.shape[1]);
+    }
+
     /// <summary>A short description: the file, or the first file and how many more.</summary>
     public string Describe() => _files.Count switch
     {

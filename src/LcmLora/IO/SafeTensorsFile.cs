@@ -165,6 +165,26 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Rows of a tensor in their on-disk type, copied into <paramref name="staging"/> and returned as a view of it
+    /// (valid until the buffer's next use; dispose the view, not the buffer). For callers that copy the values into
+    /// an existing tensor anyway (<c>copy_</c> converts the type): no allocation per tensor.
+    /// </summary>
+    internal torch.Tensor ReadRowsStaged(string name, long first, long count, StagingBuffer staging)
+    {
+        var info = Info(name);
+        if (info.DType is SafeTensorDType.F8_E4M3 or SafeTensorDType.F8_E5M2) return ReadRows(name, first, count);
+        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
+        if (first < 0 || count < 0 || first + count > rows)
+            throw new ArgumentOutOfRangeException(nameof(first), $"{FilePath}: '{name}' {info.ShapeText} has no rows {first}..{first + count - 1}.");
+        long[] shape = info.Shape.Length == 0 ? [] : [count, .. info.Shape[1..]];
+        var rowBytes = rows == 0 ? 0 : info.ByteLength / rows;
+        var raw = RawBytes(name).Slice(checked((int)(first * rowBytes)), checked((int)(count * rowBytes)));
+        var stage = staging.Take(shape, info.DType.ToScalarType());
+        if (raw.Length > 0) raw.CopyTo(stage.bytes);
+        return stage;
+    }
+
     /// <summary>Releases the mapping. Tensors already read stay valid: they own their memory.</summary>
     public void Dispose()
     {

@@ -310,7 +310,11 @@ public sealed class LoraAdapterSet : IDisposable
     }
 }
 
-/// <summary>Reads the original (unfused) value of one weight, in the live weight's dtype, e.g. from the mapped checkpoint.</summary>
+/// <summary>
+/// Reads the original (unfused) value of one weight, e.g. from the mapped checkpoint: the live weight's shape, any
+/// floating type (it is copied into the live weight with <c>copy_</c>, which converts). The set disposes the returned
+/// tensor right after the copy, so it may be a view of a reused buffer.
+/// </summary>
 /// <param name="component">unet, text_encoder or text_encoder_2.</param>
 /// <param name="parameter">Our parameter name.</param>
 public delegate Tensor OriginalWeightReader(string component, string parameter);

@@ -28,6 +28,7 @@ public sealed class SdxlPipeline : IDisposable
     private ILatentDecoder _decoder;
     private SdxlCheckpoint? _checkpoint;
     private LoraAdapterSet? _loras;
+    private readonly IO.StagingBuffer _reloadStaging = new();
 
     /// <summary>Assembles a pipeline from loaded parts.</summary>
     /// <param name="models">The four modules.</param>
@@ -96,8 +97,11 @@ public sealed class SdxlPipeline : IDisposable
             _reloadMaps[component] = entry = (checkpoint.MapFor(component, state.Keys), state);
         }
         var live = entry.Live[parameter];
-        using var cpu = checkpoint.SourceFor(component).Read(entry.Map.Entries[parameter], live.dtype);
-        return cpu.to(live.device);
+        // On-disk values in a reused buffer: the caller's copy_ into the live weight converts them, so unfusing
+        // allocates no fp32 copy per weight.
+        var staged = checkpoint.SourceFor(component).ReadStaged(entry.Map.Entries[parameter], _reloadStaging);
+        if (live.device_type == DeviceType.CPU) return staged;
+        using (staged) return staged.to(live.device);
     }
 
     /// <summary>The modules.</summary>
@@ -162,6 +166,7 @@ public sealed class SdxlPipeline : IDisposable
         _loras?.Dispose();
         Models.Dispose();
         _checkpoint?.Dispose();
+        _reloadStaging.Dispose();
         _gate.Dispose();
     }
 

@@ -1,0 +1,38 @@
+using LcmLora.IO;
+using LcmLora.Pipelines;
+using TorchSharp;
+using Xunit;
+
+namespace LcmLora.Tests.Lora;
+
+/// <summary>
+/// A pipeline loaded from an fp16 single file restores unfused weights by converting the file's fp16 values straight
+/// into the live fp32 weights: the result must be bit-identical to the weights right after loading.
+/// </summary>
+public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
+{
+    [Fact]
+    public void UnfuseRestoresTheLoadedWeightsBitForBit()
+    {
+        var half = System.IO.Path.Combine(TempDir, "tiny_fp16.safetensors");
+        using (var source = SafeTensorsFile.Open(Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors")))
+        using (var scope = torch.NewDisposeScope())
+            SafeTensorsWriter.Save(half, source.Tensors.ToDictionary(t => t.Name, t => source.Read(t.Name).to(torch.ScalarType.Float16)));
+
+        using var pipeline = SdxlPipeline.Load(half);
+        var before = Snapshot(pipeline);
+        pipeline.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
+        pipeline.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.8);
+        pipeline.Loras.Fuse();
+        var fused = Snapshot(pipeline);
+        Assert.Contains(before, kv => !TensorAssert.AreIdentical(kv.Value, fused[kv.Key])); // fusing changed weights
+        pipeline.Loras.Unfuse();
+        var after = Snapshot(pipeline);
+        foreach (var (key, value) in before) TensorAssert.Identical(value, after[key], key);
+    }
+
+    private static Dictionary<string, torch.Tensor> Snapshot(SdxlPipeline pipeline) =>
+        pipeline.Models.Components.Where(c => c.Key != "vae")
+            .SelectMany(c => c.Value.state_dict().Select(kv => (Key: c.Key + "." + kv.Key, Value: kv.Value.detach().clone())))
+            .ToDictionary(x => x.Key, x => x.Value);
+}
