@@ -73,13 +73,8 @@ public sealed class CheckpointTensors : IDisposable
     /// <param name="staging">Reused conversion memory (see <see cref="StagingBuffer"/>); default: a temporary one.</param>
     public torch.Tensor Read(TensorRef r, torch.ScalarType dtype, StagingBuffer? staging = null)
     {
-        var file = FileOf(r.Key);
-        var info = file.Info(r.Key);
-        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
-        if (r.Parts > 1 && (info.Shape.Length == 0 || rows % r.Parts != 0))
-            throw new SafeTensorsFormatException(file.FilePath, r.Key, $"shape {info.ShapeText} cannot be split into {r.Parts} row blocks.");
-        var partRows = rows / r.Parts;
-        var t = file.ReadRows(r.Key, r.Part * partRows, partRows, dtype, staging);
+        var (file, first, count) = RowsOf(r);
+        var t = file.ReadRows(r.Key, first, count, dtype, staging);
         if (r.Transform == TensorTransform.Transpose)
         {
             using (t) return t.t().contiguous();
@@ -98,15 +93,22 @@ public sealed class CheckpointTensors : IDisposable
     /// </summary>
     internal torch.Tensor ReadStaged(TensorRef r, StagingBuffer staging)
     {
+        var (file, first, count) = RowsOf(r);
+        var t = file.ReadRowsStaged(r.Key, first, count, staging);
+        if (r.Transform == TensorTransform.None) return t;
+        using (t) return r.Transform == TensorTransform.Transpose ? t.t() : t.reshape(t.shape[0], t.shape[1]);
+    }
+
+    /// <summary>The file holding <paramref name="r"/> and the rows of its part.</summary>
+    private (SafeTensorsFile File, long First, long Count) RowsOf(TensorRef r)
+    {
         var file = FileOf(r.Key);
         var info = file.Info(r.Key);
         var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
         if (r.Parts > 1 && (info.Shape.Length == 0 || rows % r.Parts != 0))
             throw new SafeTensorsFormatException(file.FilePath, r.Key, $"shape {info.ShapeText} cannot be split into {r.Parts} row blocks.");
         var partRows = rows / r.Parts;
-        var t = file.ReadRowsStaged(r.Key, r.Part * partRows, partRows, staging);
-        if (r.Transform == TensorTransform.None) return t;
-        using (t) return r.Transform == TensorTransform.Transpose ? t.t() : t.reshape(t.shape[0], t.shape[1]);
+        return (file, r.Part * partRows, partRows);
     }
 
     /// <summary>A short description: the file, or the first file and how many more.</summary>

@@ -122,12 +122,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         NativeRuntime.EnsureInitialized();
         var info = Info(name);
-        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
-        if (first < 0 || count < 0 || first + count > rows)
-            throw new ArgumentOutOfRangeException(nameof(first), $"{FilePath}: '{name}' {info.ShapeText} has no rows {first}..{first + count - 1}.");
-        long[] shape = info.Shape.Length == 0 ? [] : [count, .. info.Shape[1..]];
-        var rowBytes = rows == 0 ? 0 : info.ByteLength / rows;
-        var raw = RawBytes(name).Slice(checked((int)(first * rowBytes)), checked((int)(count * rowBytes)));
+        var raw = RowBytes(info, first, count, out var shape);
         if (info.DType is SafeTensorDType.F8_E4M3 or SafeTensorDType.F8_E5M2)
         {
             var values = new float[raw.Length];
@@ -137,10 +132,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             using (widened) return widened.to(t);
         }
         var diskType = info.DType.ToScalarType();
-        var wantType = dtype ?? diskType;
-        var result = torch.empty(shape, wantType);
+        var result = torch.empty(shape, dtype ?? diskType);
         if (raw.Length == 0) return result;
-        if (wantType == diskType)
+        if (result.dtype == diskType)
         {
             raw.CopyTo(result.bytes);
             return result;
@@ -148,8 +142,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         var temporary = staging is null ? new StagingBuffer() : null;
         try
         {
-            using var stage = (staging ?? temporary!).Take(shape, diskType);
-            raw.CopyTo(stage.bytes);
+            using var stage = ReadRowsStaged(name, first, count, staging ?? temporary!);
             using var noGrad = torch.no_grad();
             result.copy_(stage);
             return result;
@@ -174,15 +167,21 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         var info = Info(name);
         if (info.DType is SafeTensorDType.F8_E4M3 or SafeTensorDType.F8_E5M2) return ReadRows(name, first, count);
-        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
-        if (first < 0 || count < 0 || first + count > rows)
-            throw new ArgumentOutOfRangeException(nameof(first), $"{FilePath}: '{name}' {info.ShapeText} has no rows {first}..{first + count - 1}.");
-        long[] shape = info.Shape.Length == 0 ? [] : [count, .. info.Shape[1..]];
-        var rowBytes = rows == 0 ? 0 : info.ByteLength / rows;
-        var raw = RawBytes(name).Slice(checked((int)(first * rowBytes)), checked((int)(count * rowBytes)));
+        var raw = RowBytes(info, first, count, out var shape);
         var stage = staging.Take(shape, info.DType.ToScalarType());
         if (raw.Length > 0) raw.CopyTo(stage.bytes);
         return stage;
+    }
+
+    /// <summary>The mapped bytes of rows <paramref name="first"/>.. of a tensor, and the shape they have.</summary>
+    private ReadOnlySpan<byte> RowBytes(SafeTensorInfo info, long first, long count, out long[] shape)
+    {
+        var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
+        if (first < 0 || count < 0 || first + count > rows)
+            throw new ArgumentOutOfRangeException(nameof(first), $"{FilePath}: '{info.Name}' {info.ShapeText} has no rows {first}..{first + count - 1}.");
+        shape = info.Shape.Length == 0 ? [] : [count, .. info.Shape[1..]];
+        var rowBytes = rows == 0 ? 0 : info.ByteLength / rows;
+        return RawBytes(info.Name).Slice(checked((int)(first * rowBytes)), checked((int)(count * rowBytes)));
     }
 
     /// <summary>Releases the mapping. Tensors already read stay valid: they own their memory.</summary>

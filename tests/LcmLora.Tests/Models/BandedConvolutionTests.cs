@@ -24,6 +24,15 @@ public sealed class BandedConvolutionTests
         return new Restore(() => (BandedConvolution.ThresholdBytes, BandedConvolution.BandBytes) = (threshold, band));
     }
 
+    /// <summary>A GroupNorm with random affine parameters (TorchSharp leaves them uninitialized).</summary>
+    private static TorchSharp.Modules.GroupNorm AffineGroupNorm(long groups, long channels)
+    {
+        var norm = nn.GroupNorm(groups, channels, 1e-6);
+        norm.weight!.uniform_(0.5, 1.5);
+        norm.bias!.uniform_(-0.5, 0.5);
+        return norm;
+    }
+
     private sealed class Restore(Action undo) : IDisposable
     {
         public void Dispose() => undo();
@@ -51,9 +60,7 @@ public sealed class BandedConvolutionTests
         using var mode = inference_mode();
         manual_seed(4);
         using var conv = nn.Conv2d(8, 4, 3, padding: 1);
-        using var norm = nn.GroupNorm(4, 8, 1e-6);
-        norm.weight!.uniform_(0.5, 1.5);
-        norm.bias!.uniform_(-0.5, 0.5);
+        using var norm = AffineGroupNorm(4, 8);
         var x = randn(1, 8, 10, 7) * 3 + 1;
         using var bands = SmallBands(3 * 8 * 7 * 4);
         var expected = conv.call(nn.functional.silu(norm.call(x)));
@@ -70,9 +77,7 @@ public sealed class BandedConvolutionTests
         using var mode = inference_mode();
         manual_seed(6);
         using var conv = nn.Conv2d(8, 8, 3, padding: 1);
-        using var norm = nn.GroupNorm(2, 8, 1e-6);
-        norm.weight!.uniform_(0.5, 1.5);
-        norm.bias!.uniform_(-0.5, 0.5);
+        using var norm = AffineGroupNorm(2, 8);
         var x = randn(1, 8, 9, 6);
         var residual = randn(1, 8, 9, 6);
         var expected = conv.call(nn.functional.silu(norm.call(x))) + residual;
