@@ -37,7 +37,7 @@ public static class FuseCommand
             {
                 var done = 0;
                 return CheckpointLoraFusion.Fuse(HuggingFaceCache.Resolve(parse.GetRequiredValue(model)), specs, parse.GetRequiredValue(output), floatType,
-                    new Progress<string>(stage => update(++done, stage)));
+                    new InlineProgress<string>(stage => update(++done, stage)));
             });
             foreach (var (adapter, report) in result.Reports)
                 if (!report.IsComplete) Console.Error.WriteLine($"lcmlora: warning: {adapter}: {report}");

@@ -82,7 +82,7 @@ public static class GenerateCommand
         using var pipeline = StepProgress.Run("load", 4, quiet, update =>
         {
             var done = 0;
-            return SdxlPipeline.Load(model, options with { Progress = new Progress<string>(c => update(++done, c)) });
+            return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) });
         });
         LoraOptions.Apply(pipeline, parse.GetValue(o.Lora) ?? [], quiet);
         ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), parse.GetValue(o.PreviewDir), options);

@@ -9,6 +9,20 @@ public class GenerateCommandTests : TempDirectoryTest
 {
     private string Out(string name) => Path.Combine(TempDir, name);
 
+    [Fact]
+    public void EveryProgressLineIsWrittenBeforeTheCommandReturns()
+    {
+        // Progress reports used to be posted to the thread pool: the last ones could land after the command had
+        // returned and its output was closed (a crash of the test host).
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--seed", "7", "--prompt", "a boat",
+            "--width", "32", "--height", "32", "--out", Out("p.png"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        var text = r.Out + r.Err;
+        var lastLoad = text.IndexOf("load: 4/4 vae", StringComparison.Ordinal);
+        Assert.True(lastLoad >= 0, text);
+        Assert.True(lastLoad < text.IndexOf("steps: 1/4", StringComparison.Ordinal), text);
+    }
+
     [Theory]
     [InlineData("diffusers")]
     [InlineData("sgm/tiny_sdxl_sgm.safetensors")]
