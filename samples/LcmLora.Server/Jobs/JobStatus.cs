@@ -1,11 +1,9 @@
-using System.Text.Json.Serialization;
-
 namespace LcmLora.Server.Jobs;
 
 /// <summary><c>GET /v1/jobs/{id}</c> and the final SSE event: state, progress, timings, seed, image URLs and the parameters.</summary>
 public sealed record JobStatus(
     string Id,
-    [property: JsonConverter(typeof(JsonStringEnumConverter<JobState>))] JobState State,
+    JobState State,
     int Step,
     int TotalSteps,
     DateTimeOffset CreatedAt,

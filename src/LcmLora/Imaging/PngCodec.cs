@@ -32,7 +32,11 @@ public static class PngCodec
     /// <exception cref="LcmLoraInputException">The bytes are not an image SkiaSharp can decode.</exception>
     public static RgbImage Decode(byte[] bytes, string source)
     {
-        using var decoded = SKBitmap.Decode(bytes) ?? throw new LcmLoraInputException($"{source}: not an image that can be decoded (PNG, JPEG, WebP...).");
+        // SKBitmap.Decode(byte[]) throws ArgumentNullException on unknown bytes: ask for a codec first.
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        using var decoded = (codec is null ? null : SKBitmap.Decode(codec))
+            ?? throw new LcmLoraInputException($"{source}: not an image that can be decoded (PNG, JPEG, WebP...).");
         return FromBitmap(decoded);
     }
 
