@@ -48,15 +48,16 @@ public sealed class ServerApiTests
         using var client = factory.CreateClient();
         var pixels = Enumerable.Range(0, 32 * 32 * 3).Select(i => (byte)(i % 251)).ToArray();
         var init = "data:image/png;base64," + Convert.ToBase64String(LcmLora.Imaging.PngCodec.Encode(new LcmLora.Imaging.RgbImage(32, 32, pixels)));
-        var id = await ServerFactory.SubmitAsync(client, new { prompt = "a fox", steps = 4, strength = 0.5, seed = 3, width = 32, height = 32, initImage = init });
+        var id = await ServerFactory.SubmitAsync(client, new { prompt = "a fox", steps = 4, strength = 0.5, seed = 3, width = 32, height = 32, scheduler = "euler", initImage = init });
 
         var events = await ServerFactory.EventsAsync(client, id);
 
-        // Strength 0.5 runs the second half of a 4-step schedule.
+        // Euler at strength 0.5 runs the second half of a 4-step schedule (LCM would run 4 steps on a shortened range, as diffusers does).
         Assert.Equal(["step", "step", "final"], events.Select(e => e.EventType));
         Assert.Equal(2, events[0].Data.GetProperty("totalSteps").GetInt32());
         Assert.Equal("succeeded", events[^1].Data.GetProperty("state").GetString());
         Assert.Equal(0.5, events[^1].Data.GetProperty("parameters").GetProperty("strength").GetDouble());
+        Assert.Equal("euler", events[^1].Data.GetProperty("parameters").GetProperty("scheduler").GetString());
     }
 
     [Fact]
