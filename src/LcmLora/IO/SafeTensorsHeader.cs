@@ -37,7 +37,7 @@ public sealed class SafeTensorsHeader
     /// <exception cref="SafeTensorsFormatException">Any rule is broken.</exception>
     public static SafeTensorsHeader Read(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
+        using var stream = RegularFile.OpenRead(path, 8, length => $"file is {length} bytes, too short for the 8-byte header length.");
         return Read(stream, path);
     }
 
