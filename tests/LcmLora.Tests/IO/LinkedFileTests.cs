@@ -14,6 +14,7 @@ namespace LcmLora.Tests.IO;
 /// layout (<c>snapshots/&lt;commit&gt;/file -&gt; ../../blobs/&lt;hash&gt;</c>). A symbolic link's own size is the length
 /// of its target path, far smaller than the file: sizing the mapping from it read past the mapping (a crash).
 /// </summary>
+[Trait("Category", "parity")]
 public class LinkedFileTests : TempDirectoryTest
 {
     public enum LinkKind { Absolute, Relative, Hard, HubCache }

@@ -10,6 +10,7 @@ namespace LcmLora.Tests.Lora;
 /// Model outputs after fusing, against diffusers + PEFT (fixtures/lora): the UNet and both text encoders run on the
 /// fixture inputs with the adapters fused through the pipeline, then unfused (originals re-read from the mapped checkpoint).
 /// </summary>
+[Trait("Category", "slow")]
 public class LoraOutputParityTests
 {
     public static TheoryData<string, string[], double[], bool> Cases => new()

@@ -9,6 +9,7 @@ namespace LcmLora.Tests.Lora;
 /// A pipeline loaded from an fp16 single file restores unfused weights by converting the file's fp16 values straight
 /// into the live fp32 weights: the result must be bit-identical to the weights right after loading.
 /// </summary>
+[Trait("Category", "parity")]
 public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
 {
     [Fact]

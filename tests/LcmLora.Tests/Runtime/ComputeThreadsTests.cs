@@ -5,6 +5,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Runtime;
 
+[Trait("Category", "parity")]
 public class ComputeThreadsTests
 {
     [Fact]
