@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Imaging;
 
+[Trait("Category", "unit")]
 public class ImagingTests
 {
     [Fact]
