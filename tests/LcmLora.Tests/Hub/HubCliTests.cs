@@ -6,6 +6,7 @@ using Xunit;
 namespace LcmLora.Tests.Hub;
 
 /// <summary>The CLI against the in-process Hub: HF_ENDPOINT and HF_HUB_CACHE point at it, HF_HOME at an empty folder (no token file).</summary>
+[Trait("Category", "cli")]
 public class HubCliTests : HubTestBase
 {
     private IDisposable HubEnvironment(string? token = null, bool offline = false, bool symlinks = true) => Environment(

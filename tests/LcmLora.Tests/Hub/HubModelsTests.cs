@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Hub;
 
+[Trait("Category", "integration")]
 public class HubModelsTests : HubTestBase
 {
     private IReadOnlyList<string> FixtureFiles() =>

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Hub;
 
+[Trait("Category", "unit")]
 public class PipelineFilesTests
 {
     // The file list of stabilityai/stable-diffusion-xl-base-1.0 (its siblings): every format the repo ships.
