@@ -8,7 +8,7 @@ public static class CliErrors
     /// <summary>True for bad-input and environment exceptions (exit code 2), e.g. a TorchSharp that cannot load here.</summary>
     public static bool IsBadInput(Exception e) =>
         e is LcmLoraInputException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or KeyNotFoundException
-            or UnauthorizedAccessException or InvalidDataException or Runtime.NativeRuntimeException;
+            or UnauthorizedAccessException or InvalidDataException or Runtime.NativeRuntimeException or Hub.HubException { IsInputError: true };
 
     /// <summary>The message flattened to one line.</summary>
     public static string OneLine(Exception e) => OneLine(e.Message);

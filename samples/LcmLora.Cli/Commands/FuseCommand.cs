@@ -13,7 +13,7 @@ public static class FuseCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "The SDXL checkpoint: a single .safetensors file or a diffusers folder (or a cached Hugging Face repo id).", Required = true };
+        var model = new Option<string>("--model") { Description = "The SDXL checkpoint: a single .safetensors file or a diffusers folder (or a Hugging Face repo id, downloaded on first use).", Required = true };
         var lora = new Option<string[]>("--lora") { Description = "FILE[:WEIGHT], repeatable (weight defaults to 1.0).", Required = true };
         var output = new Option<string>("--out") { Description = "Output file (single-file input) or folder (diffusers input).", Required = true };
         var dtype = new Option<string?>("--dtype") { Description = "fp16, bf16 or fp32 for every float tensor (default: as stored in the input)." };
@@ -32,12 +32,12 @@ public static class FuseCommand
             ComputeThreads.Apply(parse.GetValue(threads));
             // Checked before anything loads: LoRA files (headers), weights, the output path (the library checks that it
             // is not the input and has the input's kind).
-            var specs = LoraOptions.ParseAndCheck(parse.GetRequiredValue(lora));
-            var modelPath = HuggingFaceCache.Resolve(parse.GetRequiredValue(model));
+            var specs = LoraOptions.ParseAndCheck(parse.GetRequiredValue(lora), parse.GetValue(json), ct);
             var outPath = parse.GetRequiredValue(output);
-            OutputOptions.Check("--out", outPath, parse.GetValue(force), folder: Directory.Exists(modelPath));
             var floatType = parse.GetValue(dtype) switch { "fp16" => SafeTensorDType.F16, "bf16" => SafeTensorDType.BF16, "fp32" => SafeTensorDType.F32, _ => (SafeTensorDType?)null };
             var quiet = parse.GetValue(json);
+            var modelPath = HubReferences.Model(parse.GetRequiredValue(model), quiet, ct);
+            OutputOptions.Check("--out", outPath, parse.GetValue(force), folder: Directory.Exists(modelPath));
             var result = StepProgress.Run("fuse", 3 + specs.Count + 2, quiet, update =>
             {
                 var done = 0;

@@ -17,7 +17,7 @@ public static class InspectCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors) or a diffusers folder." };
+        var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors), a diffusers folder, or a Hugging Face repo id (downloaded on first use)." };
         var model = new Option<string?>("--model") { Description = "For a LoRA: the SDXL checkpoint to match it against." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var tensors = new Option<bool>("--tensors") { Description = "Also list every tensor of a single file (name, dtype, shape)." };
@@ -27,11 +27,12 @@ public static class InspectCommand
         {
             path, model, tensors, json,
         };
-        cmd.SetAction(parse => Run(HuggingFaceCache.Resolve(parse.GetRequiredValue(path)), parse.GetValue(model), parse.GetValue(json), parse.GetValue(tensors)));
+        cmd.SetAction((parse, ct) => Task.Run(() => Run(HubReferences.Model(parse.GetRequiredValue(path), parse.GetValue(json), ct), parse.GetValue(model), parse.GetValue(json),
+            parse.GetValue(tensors), ct), ct));
         return cmd;
     }
 
-    private static int Run(string path, string? model, bool json, bool tensors)
+    private static int Run(string path, string? model, bool json, bool tensors, CancellationToken ct)
     {
         if (Directory.Exists(path)) return InspectModel(path, null, json);
         using var file = SafeTensorsFile.Open(path);
@@ -39,7 +40,7 @@ public static class InspectCommand
         if (file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
             return InspectModel(path, listed, json);
         using var lora = TryOpenLora(path);
-        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, listed, model is null ? null : HuggingFaceCache.Resolve(model), json);
+        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, listed, model is null ? null : HubReferences.Model(model, json, ct), json);
         if (model is not null) throw new LcmLoraInputException($"{path}: --model is for LoRA files, and this file holds no LoRA modules.");
         if (json) InspectOutput.FileJson(file, tensors, null);
         else InspectOutput.FileText(file, tensors);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using LcmLora.Checkpoints;
 using LcmLora.Cli.Output;
 using LcmLora.Lora;
 using LcmLora.Pipelines;
@@ -11,28 +10,28 @@ public static class LoraOptions
 {
     /// <summary>
     /// Splits <c>FILE[:WEIGHT]</c>: the part after the last ':' is the weight, unless the whole value names an existing
-    /// file (or the ':' is a Windows drive's). The path is resolved (a cached Hugging Face repo id is allowed).
+    /// file (or the ':' is a Windows drive's). The path is returned as given (a file or a Hugging Face reference).
     /// </summary>
-    /// <exception cref="LcmLoraInputException">The weight is not a finite number, or the file does not exist.</exception>
+    /// <exception cref="LcmLoraInputException">The weight is not a finite number.</exception>
     public static LoraSpec Parse(string value)
     {
         var colon = value.LastIndexOf(':');
         var isDrive = colon == 1 && char.IsAsciiLetter(value[0]);
-        if (colon <= 0 || isDrive || File.Exists(value)) return new LoraSpec(HuggingFaceCache.ResolveFile(value), 1.0);
+        if (colon <= 0 || isDrive || File.Exists(value)) return new LoraSpec(value, 1.0);
         var text = value[(colon + 1)..];
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var weight))
             throw new LcmLoraInputException($"--lora {value}: the weight '{text}' is not a number (FILE[:WEIGHT], e.g. style.safetensors:0.8).");
         if (!double.IsFinite(weight)) throw new LcmLoraInputException($"--lora {value}: the weight must be a finite number; got '{text}'.");
-        return new LoraSpec(HuggingFaceCache.ResolveFile(value[..colon]), weight);
+        return new LoraSpec(value[..colon], weight);
     }
 
     /// <summary>
-    /// Parses every value and checks from the headers only that each file is a LoRA, so a wrong file is reported before
-    /// a model loads.
+    /// Parses every value, resolves it to a local file (downloading a Hugging Face reference on first use), and checks
+    /// from the headers only that each file is a LoRA, so a wrong file is reported before a model loads.
     /// </summary>
-    public static IReadOnlyList<LoraSpec> ParseAndCheck(IEnumerable<string> values)
+    public static IReadOnlyList<LoraSpec> ParseAndCheck(IEnumerable<string> values, bool quiet, CancellationToken ct)
     {
-        var specs = values.Select(Parse).ToList();
+        var specs = values.Select(Parse).ToList().Select(s => s with { Path = HubReferences.WeightsFile(s.Path, quiet, ct) }).ToList();
         foreach (var spec in specs)
         {
             using var lora = LoraFile.Open(spec.Path);

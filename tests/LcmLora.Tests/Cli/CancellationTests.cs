@@ -6,6 +6,7 @@ namespace LcmLora.Tests.Cli;
 /// Ctrl+C (SIGINT) while libtorch is busy: the CLI used to return from Main after a two-second grace period while a
 /// worker thread was still inside a native kernel, and the process died with SIGSEGV (exit 139) instead of 130.
 /// </summary>
+[Trait("Category", "cli")]
 public class CancellationTests : TempDirectoryTest
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);

@@ -6,6 +6,7 @@ namespace LcmLora.Tests.Cli;
 /// Everything the CLI can check without the weights fails before they load (a full-size load takes up to a minute),
 /// with one message naming the option. "load:" progress lines in the output would mean the model was loading.
 /// </summary>
+[Trait("Category", "cli")]
 public class EarlyValidationTests : TempDirectoryTest
 {
     private static string Model => Fixtures.Path("tiny-sdxl", "diffusers");

@@ -3,6 +3,7 @@ using Xunit;
 namespace LcmLora.Tests.Cli;
 
 /// <summary>What libtorch itself prints to the process's standard error (only a child process shows it).</summary>
+[Trait("Category", "cli")]
 public class NativeOutputTests : TempDirectoryTest
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace LcmLora.Tests.Docs;
 /// Every ```csharp block in README.md and docs/*.md compiles as shown (with its own using directives) against the
 /// library, TorchSharp and the framework, as a program of top-level statements. A reader copies these first.
 /// </summary>
+[Trait("Category", "unit")]
 public class DocSnippetTests
 {
     public static TheoryData<string, int> Snippets()

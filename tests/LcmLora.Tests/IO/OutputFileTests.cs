@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.IO;
 
 /// <summary>Outputs are written through a flushed temporary file renamed into place; failures leave nothing behind.</summary>
+[Trait("Category", "unit")]
 public class OutputFileTests : TempDirectoryTest
 {
     [Fact]

@@ -7,6 +7,7 @@ namespace LcmLora.Tests.Lora;
 /// Fusing a diffusers folder: the result is written as a temporary sibling and swapped in, weight files fuse would
 /// copy unfused are refused, and symbolic-link loops are not followed.
 /// </summary>
+[Trait("Category", "cli")]
 public class FolderFuseOutputTests : TempDirectoryTest
 {
     private static LoraSpec[] Lora => [new LoraSpec(Fixtures.Path("lora", "lora_c.safetensors"))];

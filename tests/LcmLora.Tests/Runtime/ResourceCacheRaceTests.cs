@@ -8,6 +8,7 @@ namespace LcmLora.Tests.Runtime;
 /// in 40 ("Could not find file", "Directory not empty", leftover staging folders), because a loser deleted the folder
 /// the winner had just published.
 /// </summary>
+[Trait("Category", "unit")]
 public class ResourceCacheRaceTests : TempDirectoryTest
 {
     private static readonly ResourceCache.Entry[] Entries =
