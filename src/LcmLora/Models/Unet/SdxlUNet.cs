@@ -106,8 +106,10 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <param name="timestep">Timesteps <c>[B]</c> or a single value (0-d or <c>[1]</c>), int64 or float.</param>
     /// <param name="encoderHiddenStates">Text tokens <c>[B, S, cross_attention_dim]</c>.</param>
     /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>, <c>[B, time_embed_dim]</c>.</param>
+    /// <param name="cancellationToken">Checked between blocks, so a long step stops within one block.</param>
     /// <returns>The model output <c>[B, out_channels, H, W]</c>.</returns>
-    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding, CancellationToken cancellationToken = default)
     {
         if (sample.dim() != 4 || sample.shape[1] != Config.InChannels)
             throw new LcmLoraInputException($"sample must be [B, {Config.InChannels}, H, W]; got [{Shape(sample)}].");
@@ -130,13 +132,16 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         var skips = new List<Tensor> { x };
         foreach (var block in down_blocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var states = block.call(x, emb, encoderHiddenStates);
             skips.AddRange(states);
             x = states[^1];
         }
+        cancellationToken.ThrowIfCancellationRequested();
         x = mid_block.call(x, emb, encoderHiddenStates);
         foreach (var block in up_blocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var n = block.SkipCount;
             var mine = Enumerable.Range(1, n).Select(k => skips[^k]).ToArray();
             skips.RemoveRange(skips.Count - n, n);
