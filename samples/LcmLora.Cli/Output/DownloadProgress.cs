@@ -38,16 +38,18 @@ public static class DownloadProgress
 
     private sealed class Bars(ProgressContext context) : IProgress<HubProgress>
     {
-        private readonly ConcurrentDictionary<(string, string), ProgressTask> _tasks = new();
+        private readonly Dictionary<(string, string), ProgressTask> _tasks = [];
 
         public void Report(HubProgress value)
         {
             // A file already cached gets no bar, unless it waited for another download of the same content.
-            if (value.Status == HubFileStatus.Cached && !_tasks.ContainsKey((value.RepoId, value.File))) return;
-            var task = _tasks.GetOrAdd((value.RepoId, value.File), _ =>
-                context.AddTask(Markup.Escape(value.File), maxValue: Math.Max(1, value.TotalBytes ?? 1)));
-            lock (task)
+            lock (_tasks) // files of a snapshot report from several threads
             {
+                if (!_tasks.TryGetValue((value.RepoId, value.File), out var task))
+                {
+                    if (value.Status == HubFileStatus.Cached) return;
+                    _tasks[(value.RepoId, value.File)] = task = context.AddTask(Markup.Escape(value.File), maxValue: Math.Max(1, value.TotalBytes ?? 1));
+                }
                 if (value.TotalBytes is { } total) task.MaxValue = Math.Max(1, total);
                 if (value.Status == HubFileStatus.Waiting) task.Description = Markup.Escape($"{value.File} ({WaitingNote})");
                 var finished = value.Status is HubFileStatus.Completed or HubFileStatus.Cached;
