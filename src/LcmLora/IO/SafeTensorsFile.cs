@@ -7,7 +7,11 @@ namespace LcmLora.IO;
 /// <summary>
 /// A read-only, memory-mapped safetensors file. The header is validated in full when the file opens; tensors
 /// are materialized lazily, one at a time, by copying straight from the mapping into TorchSharp tensor storage,
-/// so no managed array of the file is ever made and loading needs no second copy of the weights.
+/// so no managed array of the file is ever made and loading needs no second copy of the weights. The file is the
+/// final target of any links, opened once; its size and modification time are recorded then and checked (on the open
+/// handle, so a file replaced by a rename keeps serving the bytes that were opened) before every read, so a file
+/// rewritten or truncated in place is refused with <see cref="SafeTensorsFileChangedException"/> instead of yielding
+/// other weights or a crash.
 /// </summary>
 /// <remarks>
 /// Hand-written because no served .NET package reads safetensors (SafeTensorSharp is not available here and
@@ -20,6 +24,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _data;
+    private readonly long _length;
+    private readonly DateTime _lastWrite;
     private bool _disposed;
 
     private SafeTensorsFile(string path, FileStream stream, SafeTensorsHeader header, MemoryMappedFile? map, MemoryMappedViewAccessor? view)
@@ -27,6 +33,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         FilePath = path;
         Header = header;
         _stream = stream;
+        _length = stream.Length;
+        _lastWrite = File.GetLastWriteTimeUtc(stream.SafeFileHandle);
         _map = map;
         _view = view;
         if (view != null)
@@ -84,10 +92,27 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
     }
 
-    /// <summary>The raw little-endian bytes of a tensor, straight from the mapping. Valid until disposal.</summary>
-    public ReadOnlySpan<byte> RawBytes(string name)
+    /// <summary>
+    /// Throws when the file changed on disk since it was opened (its size or modification time differ): its mapped
+    /// bytes are no longer the ones the header described, and reading them could give other weights or crash.
+    /// </summary>
+    /// <exception cref="SafeTensorsFileChangedException">It changed.</exception>
+    public void ThrowIfChanged()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var length = RandomAccess.GetLength(_stream.SafeFileHandle);
+        var lastWrite = File.GetLastWriteTimeUtc(_stream.SafeFileHandle);
+        if (length != _length || lastWrite != _lastWrite)
+            throw new SafeTensorsFileChangedException(FilePath,
+                $"changed on disk after it was opened (size {_length} -> {length} bytes, modified {_lastWrite:O} -> {lastWrite:O}); " +
+                "its weights can no longer be read. Load the model again.");
+    }
+
+    /// <summary>The raw little-endian bytes of a tensor, straight from the mapping. Valid until disposal.</summary>
+    /// <exception cref="SafeTensorsFileChangedException">The file changed on disk since it was opened.</exception>
+    public ReadOnlySpan<byte> RawBytes(string name)
+    {
+        ThrowIfChanged();
         var info = Info(name);
         if (info.ByteLength == 0) return ReadOnlySpan<byte>.Empty;
         return new ReadOnlySpan<byte>(_data + info.DataBegin, checked((int)info.ByteLength));
