@@ -110,12 +110,11 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     /// <summary>The raw little-endian bytes of a tensor, straight from the mapping. Valid until disposal.</summary>
     /// <exception cref="SafeTensorsFileChangedException">The file changed on disk since it was opened.</exception>
+    /// <exception cref="SafeTensorsFormatException">The tensor is 2 GiB or larger (read it in row blocks with <see cref="ReadRows"/>).</exception>
     public ReadOnlySpan<byte> RawBytes(string name)
     {
-        ThrowIfChanged();
         var info = Info(name);
-        if (info.ByteLength == 0) return ReadOnlySpan<byte>.Empty;
-        return new ReadOnlySpan<byte>(_data + info.DataBegin, checked((int)info.ByteLength));
+        return MappedBytes(info, 0, info.ByteLength);
     }
 
     /// <summary>
@@ -206,7 +205,22 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw new ArgumentOutOfRangeException(nameof(first), $"{FilePath}: '{info.Name}' {info.ShapeText} has no rows {first}..{first + count - 1}.");
         shape = info.Shape.Length == 0 ? [] : [count, .. info.Shape[1..]];
         var rowBytes = rows == 0 ? 0 : info.ByteLength / rows;
-        return RawBytes(info.Name).Slice(checked((int)(first * rowBytes)), checked((int)(count * rowBytes)));
+        return MappedBytes(info, first * rowBytes, count * rowBytes);
+    }
+
+    /// <summary>
+    /// <paramref name="length"/> mapped bytes of a tensor from <paramref name="offset"/> (within the tensor). One span
+    /// holds less than 2 GiB: a larger tensor (an SDXL fine-tune's big embedding) is read in row blocks.
+    /// </summary>
+    private ReadOnlySpan<byte> MappedBytes(SafeTensorInfo info, long offset, long length)
+    {
+        ThrowIfChanged();
+        if (length == 0) return ReadOnlySpan<byte>.Empty;
+        if (length > int.MaxValue)
+            throw new SafeTensorsFormatException(FilePath, info.Name,
+                $"{info.DType} {info.ShapeText} is {length:N0} bytes; one read is limited to {int.MaxValue:N0} bytes (2 GiB). " +
+                "Read a tensor this large in row blocks (SafeTensorsFile.ReadRows).");
+        return new ReadOnlySpan<byte>(_data + info.DataBegin + offset, (int)length);
     }
 
     /// <summary>Releases the mapping. Tensors already read stay valid: they own their memory.</summary>
