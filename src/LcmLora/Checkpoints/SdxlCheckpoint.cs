@@ -49,7 +49,6 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <param name="variant">For diffusers folders: prefer weight files of this variant (e.g. "fp16").</param>
     public static SdxlCheckpoint Open(string path, SdxlConfigs? configs = null, string? variant = null)
     {
-        Runtime.NativeRuntime.EnsureInitialized();
         if (Directory.Exists(path)) return OpenFolder(path, configs, variant);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file or folder.", path);
         var source = CheckpointTensors.Open(path);

@@ -1,5 +1,4 @@
 using System.IO.MemoryMappedFiles;
-using LcmLora.Runtime;
 using TorchSharp;
 
 namespace LcmLora.IO;
@@ -144,7 +143,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The rows are outside the tensor.</exception>
     public torch.Tensor ReadRows(string name, long first, long count, torch.ScalarType? dtype = null, StagingBuffer? staging = null)
     {
-        NativeRuntime.EnsureInitialized();
         var info = Info(name);
         var raw = RowBytes(info, first, count, out var shape);
         if (info.DType is SafeTensorDType.F8_E4M3 or SafeTensorDType.F8_E5M2)

@@ -19,7 +19,6 @@ public static class LatentDecoders
     /// <exception cref="LcmLoraInputException">Neither kind, or the weights do not map.</exception>
     public static ILatentDecoder Load(string path, torch.Device? device = null, torch.ScalarType? dtype = null)
     {
-        Runtime.NativeRuntime.EnsureInitialized();
         var files = SafetensorsIn(path);
         var keys = new List<string>();
         foreach (var f in files)
