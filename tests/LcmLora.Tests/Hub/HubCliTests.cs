@@ -86,7 +86,7 @@ public class HubCliTests : HubTestBase
         var r = CliRunner.Run("inspect", "test-org/tiny-sdxl-single", "--json");
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
-        Assert.Equal("tiny_sdxl_sgm.safetensors", Path.GetFileName(doc.RootElement.GetProperty("file").GetString()));
+        Assert.Equal("tiny_sdxl_sgm.safetensors", Path.GetFileName(doc.RootElement.GetProperty("path").GetString()));
     }
 
     [Fact]
