@@ -42,6 +42,9 @@ public static class GenerateCommand
         public Option<bool> Chunk { get; } = new("--chunk-prompts") { Description = "Encode prompts longer than 77 tokens in chunks instead of truncating." };
         public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds) on standard output." };
         public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
+        public Option<string?> Config { get; } = ConfigOption.Create();
+        public Option<string?> Unet { get; } = new("--unet") { Description = "Replace the model's UNet: a diffusers unet/ folder or a single file (e.g. a full LCM UNet such as latent-consistency/lcm-sdxl, used with SDXL base's other parts)." };
+        public Option<string?> Timesteps { get; } = new("--timesteps") { Description = "Custom LCM timesteps, strictly descending in 0..999, e.g. 999,499 (replaces --steps)." };
         public ModelOptions Runtime { get; } = new();
     }
 
@@ -58,7 +61,7 @@ public static class GenerateCommand
         o.Scheduler.AcceptOnlyFromAmong("lcm", "euler");
         o.Tiling.AcceptOnlyFromAmong("on", "off", "auto");
         foreach (Option opt in new Option[] { o.Model, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
-                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet })
+                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Config, o.Unet, o.Timesteps })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
         cmd.SetAction((parse, ct) => Task.Run(() => Run(parse, o, ct), ct));
@@ -78,6 +81,8 @@ public static class GenerateCommand
             DType = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
             TokenizerDir = parse.GetValue(o.Tokenizer),
             Tokenizer2Dir = parse.GetValue(o.Tokenizer2),
+            ConfigDir = parse.GetValue(o.Config),
+            UNetPath = parse.GetValue(o.Unet),
         };
         using var pipeline = StepProgress.Run("load", 4, quiet, update =>
         {
@@ -93,6 +98,7 @@ public static class GenerateCommand
             Prompt = parse.GetRequiredValue(o.Prompt),
             NegativePrompt = parse.GetValue(o.Negative),
             Steps = parse.GetValue(o.Steps),
+            Timesteps = parse.GetValue(o.Timesteps) is { } list ? ParseTimesteps(list) : null,
             GuidanceScale = parse.GetValue(o.Guidance),
             Seed = parse.GetValue(o.Seed),
             Width = parse.GetValue(o.Width),
@@ -108,7 +114,7 @@ public static class GenerateCommand
             Tiling = parse.GetValue(o.Tiling) switch { "on" => VaeTiling.On, "off" => VaeTiling.Off, _ => VaeTiling.Auto },
         };
         var previewDir = parse.GetValue(o.PreviewDir);
-        using var result = StepProgress.Run("steps", request.Steps, quiet, update =>
+        using var result = StepProgress.Run("steps", request.Timesteps?.Count ?? request.Steps, quiet, update =>
             pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
         foreach (var w in result.Warnings) Console.Error.WriteLine($"lcmlora: warning: {w}");
         var files = WriteImages(result, parse.GetValue(o.Out)!);
@@ -128,6 +134,16 @@ public static class GenerateCommand
             : throw new LcmLoraInputException("--preview-dir needs TAESD-XL: pass --preview-taesd PATH (or --vae PATH when it is TAESD).");
         if (pipeline.PreviewDecoder is not TaesdLatentDecoder)
             throw new LcmLoraInputException($"--preview-taesd {previewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+    }
+
+    private static int[] ParseTimesteps(string list)
+    {
+        var parts = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var values = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out values[i]))
+                throw new LcmLoraInputException($"--timesteps {list}: '{parts[i]}' is not an integer (expected e.g. 999,499).");
+        return values.Length > 0 ? values : throw new LcmLoraInputException("--timesteps: give at least one timestep, e.g. 999,499.");
     }
 
     private static torch.Tensor ReadLatents(string path)

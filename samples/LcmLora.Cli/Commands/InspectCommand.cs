@@ -19,24 +19,25 @@ public static class InspectCommand
         var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors) or a diffusers folder." };
         var model = new Option<string?>("--model") { Description = "For a LoRA: the SDXL checkpoint to match it against." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var config = ConfigOption.Create();
         var cmd = new Command("inspect", "Describe a checkpoint, LoRA or tensor file from its headers (seconds, little memory, even for 7 GB files).\n\n" +
             "Examples:\n  lcmlora inspect sd_xl_base_1.0.safetensors --json\n  lcmlora inspect ./sdxl-diffusers-folder\n" +
             "  lcmlora inspect lcm-lora-sdxl.safetensors --model sd_xl_base_1.0.safetensors --json")
         {
-            path, model, json,
+            path, model, json, config,
         };
-        cmd.SetAction(parse => Run(HuggingFaceCache.Resolve(parse.GetRequiredValue(path)), parse.GetValue(model), parse.GetValue(json)));
+        cmd.SetAction(parse => Run(HuggingFaceCache.Resolve(parse.GetRequiredValue(path)), parse.GetValue(model), parse.GetValue(json), parse.GetValue(config)));
         return cmd;
     }
 
-    private static int Run(string path, string? model, bool json)
+    private static int Run(string path, string? model, bool json, string? configDir)
     {
-        if (Directory.Exists(path)) return InspectModel(path, null, json);
+        if (Directory.Exists(path)) return InspectModel(path, null, json, configDir);
         using var file = SafeTensorsFile.Open(path);
         if (file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
-            return InspectModel(path, file, json);
+            return InspectModel(path, file, json, configDir);
         using var lora = TryOpenLora(path);
-        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, model is null ? null : HuggingFaceCache.Resolve(model), json);
+        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, model is null ? null : HuggingFaceCache.Resolve(model), json, configDir);
         if (model is not null) throw new LcmLoraInputException($"{path}: --model is for LoRA files, and this file holds no LoRA modules.");
         if (json) InspectOutput.TensorsJson(file, null);
         else InspectOutput.TensorsText(file);
@@ -49,9 +50,9 @@ public static class InspectCommand
         catch (LoraFormatException) { return null; }
     }
 
-    private static int InspectModel(string path, SafeTensorsFile? file, bool json)
+    private static int InspectModel(string path, SafeTensorsFile? file, bool json, string? configDir)
     {
-        using var checkpoint = SdxlCheckpoint.Open(path);
+        using var checkpoint = SdxlCheckpoint.OpenForInspection(path, configDir);
         var reports = checkpoint.Inspect();
         if (json)
         {
@@ -66,14 +67,14 @@ public static class InspectCommand
         return ExitCodes.Ok;
     }
 
-    private static int InspectLora(LoraFile lora, string? modelPath, bool json)
+    private static int InspectLora(LoraFile lora, string? modelPath, bool json, string? configDir)
     {
         LoraMatchResult? match = null;
         if (modelPath is not null)
         {
-            using var checkpoint = SdxlCheckpoint.Open(modelPath);
+            using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: configDir);
             var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>();
-            foreach (var c in new[] { "unet", "text_encoder", "text_encoder_2" })
+            foreach (var c in checkpoint.Components.Where(c => c != LcmLora.Models.ModelComponent.Vae).Select(LcmLora.Models.ModelComponents.Name))
             {
                 using var meta = SdxlCheckpoint.Build(c, checkpoint.Configs, TorchSharp.torch.device("meta"));
                 shapes[c] = WeightMap.ShapesOf(meta);

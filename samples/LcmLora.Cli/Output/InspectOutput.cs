@@ -53,18 +53,34 @@ public static class InspectOutput
         w.WriteEndObject();
     });
 
-    /// <summary>Writes <c>"layout"</c> and <c>"components"</c> members.</summary>
+    /// <summary>Writes <c>"layout"</c>, <c>"family"</c> and <c>"components"</c> members; each component has its mapping report and a
+    /// <c>"config"</c> object in diffusers field names, with <c>"config_missing"</c> fields and any <c>"config_problem"</c>.</summary>
     public static void ModelJson(Utf8JsonWriter w, SdxlCheckpoint checkpoint, IReadOnlyList<MappingReport> reports)
     {
         w.WriteString("layout", checkpoint.Layout.Name());
+        w.WriteString("family", checkpoint.Family.Name);
+        var configs = checkpoint.ConfigReports.ToDictionary(c => c.Component);
         w.WriteStartObject("components");
-        foreach (var r in reports)
+        foreach (var name in configs.Keys.Union(reports.Select(r => r.Component)))
         {
-            w.WriteStartObject(r.Component);
-            w.WriteNumber("parameters", r.Parameters);
-            WriteList(w, "missing", r.Missing);
-            WriteList(w, "unexpected", r.Unexpected);
-            WriteList(w, "shape_mismatches", r.ShapeMismatches);
+            w.WriteStartObject(name);
+            if (reports.FirstOrDefault(r => r.Component == name) is { } r)
+            {
+                w.WriteNumber("parameters", r.Parameters);
+                WriteList(w, "missing", r.Missing);
+                WriteList(w, "unexpected", r.Unexpected);
+                WriteList(w, "shape_mismatches", r.ShapeMismatches);
+            }
+            if (configs.TryGetValue(name, out var c))
+            {
+                w.WritePropertyName("config");
+                c.Config.WriteTo(w);
+                w.WriteStartObject("config_sources");
+                foreach (var (field, from) in c.Sources.OrderBy(kv => kv.Key, StringComparer.Ordinal)) w.WriteString(field, from);
+                w.WriteEndObject();
+                WriteList(w, "config_missing", c.Missing);
+                if (c.Problem is not null) w.WriteString("config_problem", c.Problem);
+            }
             w.WriteEndObject();
         }
         w.WriteEndObject();
@@ -73,7 +89,13 @@ public static class InspectOutput
     /// <summary>The model report as text.</summary>
     public static void ModelText(SdxlCheckpoint checkpoint, IReadOnlyList<MappingReport> reports)
     {
-        Terminal.Out.MarkupLine($"[bold]SDXL checkpoint[/], layout [bold]{checkpoint.Layout.Name()}[/]");
+        Terminal.Out.MarkupLine($"[bold]{Markup.Escape(checkpoint.Family.Name)} checkpoint[/], layout [bold]{checkpoint.Layout.Name()}[/]");
+        foreach (var c in checkpoint.ConfigReports)
+        {
+            if (c.Missing.Count > 0)
+                Terminal.Out.MarkupLine($"  {c.Component} config: [red]cannot be completed[/]: {Markup.Escape(string.Join(", ", c.Missing))} not determined by the shapes (pass --config)");
+            if (c.Problem is not null) Terminal.Out.MarkupLine($"  {c.Component} config: [red]{Markup.Escape(c.Problem)}[/]");
+        }
         foreach (var r in reports)
         {
             var status = r.IsComplete ? "[green]maps completely[/]" : "[red]does not map[/]";

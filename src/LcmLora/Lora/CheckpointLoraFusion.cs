@@ -23,7 +23,6 @@ public sealed record CheckpointFusionResult(string Output, IReadOnlyList<string>
 /// </summary>
 public static class CheckpointLoraFusion
 {
-    private static readonly string[] Components = ["unet", "text_encoder", "text_encoder_2"];
 
     /// <summary>Fuses <paramref name="loras"/> into the checkpoint at <paramref name="modelPath"/> and writes <paramref name="outputPath"/>.</summary>
     /// <param name="modelPath">An SDXL single file or diffusers folder.</param>
@@ -31,14 +30,17 @@ public static class CheckpointLoraFusion
     /// <param name="outputPath">The file (single-file input) or folder (diffusers input) to write.</param>
     /// <param name="floatDType">Write every float tensor in this dtype; default: as stored.</param>
     /// <param name="progress">Receives a short description of each stage.</param>
-    public static CheckpointFusionResult Fuse(string modelPath, IReadOnlyList<LoraSpec> loras, string outputPath, SafeTensorDType? floatDType = null, IProgress<string>? progress = null)
+    /// <param name="configDir">Configs for fields a single file's shapes leave open (see <see cref="SdxlCheckpoint.Open"/>).</param>
+    public static CheckpointFusionResult Fuse(string modelPath, IReadOnlyList<LoraSpec> loras, string outputPath, SafeTensorDType? floatDType = null,
+        IProgress<string>? progress = null, string? configDir = null)
     {
         if (loras.Count == 0) throw new LcmLoraInputException("Give at least one LoRA to fuse.");
-        using var checkpoint = SdxlCheckpoint.Open(modelPath);
+        using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: configDir);
+        var components = Adaptable(checkpoint);
         var modules = new Dictionary<string, torch.nn.Module>();
         try
         {
-            foreach (var c in Components)
+            foreach (var c in components)
             {
                 progress?.Report($"load {c}");
                 var source = checkpoint.SourceFor(c);
@@ -59,8 +61,8 @@ public static class CheckpointLoraFusion
             set.Fuse();
             progress?.Report("write");
             var changed = checkpoint.Layout == CheckpointLayout.SgmSingleFile
-                ? WriteSingleFile(checkpoint, modules, set, outputPath, floatDType)
-                : WriteFolder(checkpoint, modules, set, outputPath, floatDType);
+                ? WriteSingleFile(checkpoint, components, modules, set, outputPath, floatDType)
+                : WriteFolder(checkpoint, components, modules, set, outputPath, floatDType);
             return new CheckpointFusionResult(outputPath, changed, set.Reports.ToList());
         }
         finally
@@ -69,6 +71,10 @@ public static class CheckpointLoraFusion
         }
     }
 
+    /// <summary>The components LoRAs adapt that the checkpoint holds (UNet and text encoders; never the VAE).</summary>
+    private static List<string> Adaptable(SdxlCheckpoint checkpoint) =>
+        checkpoint.Components.Where(c => c != Models.ModelComponent.Vae).Select(Models.ModelComponents.Name).ToList();
+
     private static Dictionary<string, torch.Tensor> Replacements(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string component)
     {
         if (!set.FusedParameters.TryGetValue(component, out var changed) || changed.Count == 0) return [];
@@ -76,22 +82,22 @@ public static class CheckpointLoraFusion
         return FusedCheckpointWriter.ToFileKeys(parameters, changed, checkpoint.MapFor(component, parameters.Keys));
     }
 
-    private static List<string> WriteSingleFile(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output, SafeTensorDType? dtype)
+    private static List<string> WriteSingleFile(SdxlCheckpoint checkpoint, List<string> components, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output, SafeTensorDType? dtype)
     {
-        var replacements = Components.SelectMany(c => Replacements(checkpoint, modules, set, c)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var replacements = components.SelectMany(c => Replacements(checkpoint, modules, set, c)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         FusedCheckpointWriter.Write(checkpoint.SourceFor("unet").Files[0], replacements, output, dtype);
         return [.. replacements.Keys.Order(StringComparer.Ordinal)];
     }
 
-    private static List<string> WriteFolder(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output, SafeTensorDType? dtype)
+    private static List<string> WriteFolder(SdxlCheckpoint checkpoint, List<string> components, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output, SafeTensorDType? dtype)
     {
         if (Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar) == checkpoint.Path.TrimEnd(Path.DirectorySeparatorChar))
             throw new LcmLoraInputException($"{output}: the output folder would overwrite the input model.");
         CopyFolder(checkpoint.Path, output, checkpoint);
         var changed = new List<string>();
-        foreach (var c in SdxlCheckpoint.ComponentNames)
+        foreach (var c in checkpoint.Components.Select(Models.ModelComponents.Name))
         {
-            var replacements = Components.Contains(c) ? Replacements(checkpoint, modules, set, c) : [];
+            var replacements = components.Contains(c) ? Replacements(checkpoint, modules, set, c) : [];
             foreach (var file in checkpoint.SourceFor(c).Files)
             {
                 var target = Path.Combine(output, Path.GetRelativePath(checkpoint.Path, file.FilePath));
@@ -106,7 +112,7 @@ public static class CheckpointLoraFusion
     /// <summary>Copies everything except the weight files that will be rewritten (configs, tokenizers, scheduler, other files).</summary>
     private static void CopyFolder(string source, string target, SdxlCheckpoint checkpoint)
     {
-        var rewritten = SdxlCheckpoint.ComponentNames.SelectMany(c => checkpoint.SourceFor(c).Files.Select(f => Path.GetFullPath(f.FilePath))).ToHashSet();
+        var rewritten = checkpoint.Components.Select(Models.ModelComponents.Name).SelectMany(c => checkpoint.SourceFor(c).Files.Select(f => Path.GetFullPath(f.FilePath))).ToHashSet();
         foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
         {
             if (rewritten.Contains(Path.GetFullPath(file)) || file.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) continue;
