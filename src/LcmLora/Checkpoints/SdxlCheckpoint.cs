@@ -264,8 +264,11 @@ public sealed class SdxlCheckpoint : IDisposable
     /// False: leave the VAE's encoder (and quant_conv) on the meta device, 0.14 GB that text-to-image never uses;
     /// <see cref="LoadVaeEncoder"/> loads it when image-to-image first needs it.
     /// </param>
+    /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
     /// <exception cref="CheckpointMappingException">A component does not map; nothing is loaded.</exception>
-    public SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true,
+        CancellationToken cancellationToken = default)
     {
         var configs = Configs;
         var dev = device ?? torch.CPU;
@@ -280,7 +283,7 @@ public sealed class SdxlCheckpoint : IDisposable
                 progress?.Report(c.Name());
                 var componentType = c == ModelComponent.Vae && type != torch.ScalarType.Float32 && configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
                 modules[c] = LoadInto(c, Build(c, ConfigOf(configs, c), torch.device("meta"), null), componentType, dev,
-                    c == ModelComponent.Vae && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null);
+                    c == ModelComponent.Vae && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null, cancellationToken);
             }
             // A load allocates ~180 MB of short-lived managed objects (names, maps, reports) and frees its staging
             // memory: hand both back to the system before the caller starts generating (measured: -145 MiB resident).
@@ -296,11 +299,12 @@ public sealed class SdxlCheckpoint : IDisposable
         }
     }
 
-    private torch.nn.Module LoadInto(ModelComponent c, torch.nn.Module module, torch.ScalarType dtype, torch.Device device, Func<string, bool>? include = null)
+    private torch.nn.Module LoadInto(ModelComponent c, torch.nn.Module module, torch.ScalarType dtype, torch.Device device, Func<string, bool>? include = null,
+        CancellationToken cancellationToken = default)
     {
         try
         {
-            WeightLoader.Load(c.Name(), module, MapFor(c, WeightMap.ShapesOf(module).Keys), _sources[c], dtype, device, include);
+            WeightLoader.Load(c.Name(), module, MapFor(c, WeightMap.ShapesOf(module).Keys), _sources[c], dtype, device, include, cancellationToken);
             return module;
         }
         catch

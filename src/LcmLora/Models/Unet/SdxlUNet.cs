@@ -128,8 +128,11 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// UNet without added conditioning (SD 1.x).</param>
     /// <param name="timestepCond">The guidance embedding <c>[B, time_cond_proj_dim]</c> of a full LCM UNet
     /// (<see cref="GuidanceEmbedding"/>), else null.</param>
+    /// <param name="cancellationToken">Checked between blocks, so a long step stops within one block.</param>
     /// <returns>The model output <c>[B, out_channels, H, W]</c>.</returns>
-    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor? timestepCond = null)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor? timestepCond = null,
+        CancellationToken cancellationToken = default)
     {
         if (sample.dim() != 4 || sample.shape[1] != Config.InChannels)
             throw new LcmLoraInputException($"sample must be [B, {Config.InChannels}, H, W]; got [{Shape(sample)}].");
@@ -160,13 +163,16 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         var skips = new List<Tensor> { x };
         foreach (var block in down_blocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var states = block.call(x, emb, encoderHiddenStates);
             skips.AddRange(states);
             x = states[^1];
         }
+        cancellationToken.ThrowIfCancellationRequested();
         if (mid_block is not null) x = mid_block.call(x, emb, encoderHiddenStates);
         foreach (var block in up_blocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var n = block.SkipCount;
             var mine = Enumerable.Range(1, n).Select(k => skips[^k]).ToArray();
             skips.RemoveRange(skips.Count - n, n);
