@@ -72,6 +72,18 @@ public static class InspectOutput
     public static void ModelJson(Utf8JsonWriter w, SdxlCheckpoint checkpoint, IReadOnlyList<MappingReport> reports)
     {
         w.WriteString("layout", checkpoint.Layout.Name());
+        w.WriteString("family", checkpoint.Family.Name);
+        w.WriteStartObject("configs");
+        foreach (var c in checkpoint.ConfigReports)
+        {
+            w.WriteStartObject(c.Component);
+            w.WritePropertyName("config");
+            c.Config.WriteTo(w);
+            WriteList(w, "missing", c.Missing);
+            if (c.Problem is not null) w.WriteString("problem", c.Problem);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
         w.WriteStartObject("components");
         foreach (var r in reports)
         {
