@@ -6,12 +6,12 @@ namespace LcmLora.Tests;
 /// <summary>
 /// Every test class has exactly one category (README "Tests"), so <c>dotnet test --filter Category=unit</c> and friends
 /// select the whole suite between them: unit (seconds, no model forward worth timing), parity (tiny models against the
-/// Python fixtures), cli (the lcmlora commands), packaging (dotnet pack and a consuming app), slow (long loops).
+/// Python fixtures), cli (the lcmlora commands), integration (the server sample over HTTP), packaging (dotnet pack and a consuming app), slow (long loops).
 /// </summary>
 [Trait("Category", "unit")]
 public class TestCategoryTests
 {
-    public static readonly string[] Categories = ["unit", "parity", "cli", "packaging", "slow"];
+    public static readonly string[] Categories = ["unit", "parity", "cli", "integration", "packaging", "slow"];
 
     [Fact]
     public void EveryTestClassHasExactlyOneKnownCategory()
@@ -27,6 +27,6 @@ public class TestCategoryTests
             .Where(x => x.Values.Count != 1 || !Categories.Contains(x.Values[0]))
             .Select(x => $"{x.Type.FullName}: [{string.Join(", ", x.Values)}]")
             .ToList();
-        Assert.True(wrong.Count == 0, "add [Trait(\"Category\", \"unit|parity|cli|packaging|slow\")] to: " + string.Join("; ", wrong));
+        Assert.True(wrong.Count == 0, "add [Trait(\"Category\", \"unit|parity|cli|integration|packaging|slow\")] to: " + string.Join("; ", wrong));
     }
 }

@@ -66,7 +66,7 @@ public class BadInputExitCodeTests : TempDirectoryTest
         var path = TempPath("esc.safetensors");
         SafeTensorsWriter.Save(path, new Dictionary<string, torch.Tensor> { ["w\u001b[2J\u001b]0;pwned\u0007"] = torch.zeros(2) },
             new Dictionary<string, string> { ["note\r"] = "line\u001b[31mred\u202Eevil" });
-        var r = CliRunner.Run("inspect", path);
+        var r = CliRunner.Run("inspect", path, "--tensors");
         Assert.True(r.ExitCode == 0, r.Err);
         Assert.DoesNotContain('\u001b', r.Out);
         Assert.DoesNotContain('\u0007', r.Out);
