@@ -61,7 +61,7 @@ public class HubCliTests : HubTestBase
             TensorAssert.CloseAbs(reference.Read("image"), ours.Read("image"), 1e-3);
         var fetched = Server.Log.Count(l => l.Method == "GET" && l.ToCdn);
 
-        var again = CliRunner.Run(args);
+        var again = CliRunner.Run([.. args, "--force"]);
         Assert.True(again.ExitCode == 0, again.Err);
         Assert.Equal(fetched, Server.Log.Count(l => l.Method == "GET" && l.ToCdn));
     }
