@@ -54,6 +54,13 @@ public sealed class DiffusersFolder
     public IReadOnlyList<string> WeightFiles(string component, string? variant = null)
     {
         var dir = ComponentDir(component) ?? throw new LcmLoraInputException($"{Path.Combine(Root, component)}: component folder not found.");
+        return ComponentWeightFiles(dir, variant);
+    }
+
+    /// <summary>The safetensors weight files of one component folder (<c>unet/</c>, a ControlNet folder...), as <see cref="WeightFiles"/>.</summary>
+    /// <exception cref="LcmLoraInputException">No safetensors weights exist.</exception>
+    public static IReadOnlyList<string> ComponentWeightFiles(string dir, string? variant = null)
+    {
         var suffixes = variant is null ? new[] { "", ".fp16" } : new[] { "." + variant, "" };
         foreach (var suffix in suffixes)
             foreach (var stem in WeightStems)

@@ -126,9 +126,14 @@ public sealed record UNetConfig
     /// Reads a diffusers <c>unet/config.json</c>. Missing required fields, malformed values and features this
     /// library does not implement throw <see cref="ModelConfigException"/> naming the file and field.
     /// </summary>
-    public static UNetConfig FromJson(string configJsonPath)
+    public static UNetConfig FromJson(string configJsonPath) => Read(DiffusersConfigJson.Load(configJsonPath), configJsonPath, null);
+
+    /// <summary>
+    /// Reads the UNet architecture from a parsed config. <paramref name="upBlockTypes"/> stands in for
+    /// <c>up_block_types</c> in configs that have none (a ControlNet's config describes only the encoder half).
+    /// </summary>
+    internal static UNetConfig Read(DiffusersConfigJson j, string configJsonPath, IReadOnlyList<string>? upBlockTypes)
     {
-        var j = DiffusersConfigJson.Load(configJsonPath);
         RejectUnsupported(j);
         var blockOut = j.IntList("block_out_channels");
         var n = blockOut.Count;
@@ -155,7 +160,7 @@ public sealed record UNetConfig
             FreqShift = j.Double("freq_shift", 0),
             BlockOutChannels = blockOut,
             DownBlockTypes = j.StringList("down_block_types"),
-            UpBlockTypes = j.StringList("up_block_types"),
+            UpBlockTypes = upBlockTypes ?? j.StringList("up_block_types"),
             LayersPerBlock = layers,
             TransformerLayersPerBlock = transformerLayers,
             ReverseTransformerLayersPerBlock = reverse,
