@@ -22,10 +22,10 @@ public sealed class SdxlModels : IDisposable
     }
 
     /// <summary>The architecture.</summary>
-    public SdxlConfigs Configs { get; }
+    public SdxlConfigs Configs { get; private set; }
 
     /// <summary>The UNet.</summary>
-    public SdxlUNet Unet { get; }
+    public SdxlUNet Unet { get; private set; }
 
     /// <summary>CLIP ViT-L.</summary>
     public ClipTextModel TextEncoder { get; }
@@ -47,6 +47,16 @@ public sealed class SdxlModels : IDisposable
     {
         ["unet"] = Unet, ["text_encoder"] = TextEncoder, ["text_encoder_2"] = TextEncoder2, ["vae"] = Vae,
     };
+
+    /// <summary>Puts <paramref name="unet"/> in place of the UNet (e.g. a 9-channel inpainting UNet) and returns the old one, which the caller disposes.</summary>
+    internal SdxlUNet ReplaceUnet(SdxlUNet unet)
+    {
+        var old = Unet;
+        unet.eval();
+        Unet = unet;
+        Configs = Configs with { Unet = unet.Config };
+        return old;
+    }
 
     /// <summary>Frees every module's native memory.</summary>
     public void Dispose()

@@ -51,6 +51,23 @@ public sealed record GenerationRequest
     /// <summary>Image-to-image strength in (0, 1]: how much of the schedule runs (1 ignores the image's content).</summary>
     public double Strength { get; init; } = 0.8;
 
+    /// <summary>
+    /// Inpainting mask (needs <see cref="InitImage"/>): white is repainted, black kept; grey-scaled, binarized at 0.5 and
+    /// resized to the latent size, as diffusers. Works with a 4-channel UNet (latents blended each step) and with a
+    /// 9-channel inpainting UNet (mask and masked image as extra input channels).
+    /// </summary>
+    public RgbImage? MaskImage { get; init; }
+
+    /// <summary>Gaussian blur (sigma, in pixels) applied to <see cref="MaskImage"/> first; softens the <see cref="KeepUnmasked"/> seam.</summary>
+    public double MaskBlur { get; init; }
+
+    /// <summary>Inpainting: paste the init image's pixels back outside the mask after decoding (diffusers' apply_overlay).
+    /// Without it the whole image is the VAE decode, so unmasked pixels change slightly.</summary>
+    public bool KeepUnmasked { get; init; }
+
+    /// <summary>ControlNets guiding the UNet, each with its control image, scale and step range (empty: none).</summary>
+    public IReadOnlyList<ControlNetGuidance> ControlNets { get; init; } = [];
+
     /// <summary>CLIP skip: layers skipped from the penultimate one (null: the penultimate layer, SDXL's default).</summary>
     public int? ClipSkip { get; init; }
 

@@ -20,6 +20,8 @@ internal sealed class GenerationRun
     private readonly CancellationToken _ct;
     private readonly List<string> _warnings = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private ControlGuidanceRun? _control;
+    private InpaintingRun? _inpaint;
 
     public GenerationRun(SdxlPipeline pipeline, GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken ct)
     {
@@ -44,8 +46,12 @@ internal sealed class GenerationRun
 
         var (embeds, conditioning) = Conditioning(width, height);
         var scheduler = _r.Scheduler ?? _p.Scheduler;
-        var run = scheduler.SetTimesteps(_r.Steps, _r.InitImage is null ? 1.0 : _r.Strength);
-        var latents = InitialLatents(run, width, height, generator);
+        var run = _r.MaskImage is null
+            ? scheduler.SetTimesteps(_r.Steps, _r.InitImage is null ? 1.0 : _r.Strength)
+            : InpaintingRun.Plan(scheduler, _r.Steps, _r.Strength);
+        torch.Tensor latents;
+        if (_r.MaskImage is null) latents = InitialLatents(run, width, height, generator);
+        else (_inpaint, latents) = InpaintingRun.Start(_p, _r, run, width, height, generator, Guided);
         _ct.ThrowIfCancellationRequested();
 
         for (var i = 0; i < run.Timesteps.Count; i++)
@@ -63,6 +69,7 @@ internal sealed class GenerationRun
             throw new NonFiniteOutputException($"The decoded image holds NaN or infinite values ({_p.Decoder.Name}, dtype {DType}). " +
                 "Half-precision VAEs overflow: keep the VAE in float32 (force_upcast) or use an fp16-fixed VAE; a broken LoRA can also cause this.");
         var unit = ImageTensors.ToUnitRange(decoded);
+        if (_r.KeepUnmasked && _inpaint is not null) unit = _inpaint.PasteBack(unit);
         var images = ImageTensors.ToImages(unit);
         torch.Tensor? imageTensor = null, finalLatents = null;
         if (_r.ReturnTensors)
@@ -85,9 +92,15 @@ internal sealed class GenerationRun
         if (double.IsNaN(_r.GuidanceScale) || _r.GuidanceScale < 0) throw new LcmLoraInputException($"Guidance scale must be >= 0; got {_r.GuidanceScale}.");
         if (_r.InitImage is not null && (_r.Strength <= 0 || _r.Strength > 1))
             throw new LcmLoraInputException($"Strength must be in (0, 1]; got {_r.Strength}.");
+        if (_r.MaskImage is not null && _r.InitImage is null) throw new LcmLoraInputException("A mask image needs an init image (the picture to inpaint).");
+        if (_r.MaskImage is not null && _r.Latents is not null) throw new LcmLoraInputException("Inpainting makes its own initial latents; do not pass Latents with a mask image.");
+        if (_r.MaskImage is null && _p.Models.Unet.Config.InChannels != _p.Models.Unet.Config.OutChannels)
+            throw new LcmLoraInputException($"This UNet takes {_p.Models.Unet.Config.InChannels} input channels (an inpainting UNet): give an init image and a mask image.");
+        if (double.IsNaN(_r.MaskBlur) || _r.MaskBlur < 0) throw new LcmLoraInputException($"Mask blur must be >= 0; got {_r.MaskBlur}.");
+        ControlGuidanceRun.Validate(_r.ControlNets);
         if (_r.Latents is { } l)
         {
-            long[] expected = [_r.BatchSize, _p.Models.Configs.Unet.InChannels, height / _p.Decoder.ScaleFactor, width / _p.Decoder.ScaleFactor];
+            long[] expected = [_r.BatchSize, _p.Models.Unet.Config.OutChannels, height / _p.Decoder.ScaleFactor, width / _p.Decoder.ScaleFactor];
             if (!l.shape.SequenceEqual(expected))
                 throw new LcmLoraInputException($"Initial latents must have shape [{string.Join(", ", expected)}] for {width}x{height}, batch {_r.BatchSize}; got [{string.Join(", ", l.shape)}].");
         }
@@ -118,13 +131,14 @@ internal sealed class GenerationRun
         var rows = embeds.shape[0];
         var timeIds = torch.tensor(new float[] { height, width, 0, 0, height, width }, device: Device).repeat(rows, 1);
         var conditioning = _p.Models.Unet.ConditioningEmbedding(pooled.to(DType), timeIds.to(DType));
+        if (_r.ControlNets.Count > 0) _control = new ControlGuidanceRun(_r.ControlNets, width, height, rows, pooled, timeIds, Device, DType);
         return (embeds.to(DType), conditioning);
     }
 
     private torch.Tensor InitialLatents(ISchedulerRun run, int width, int height, torch.Generator generator)
     {
         var f = _p.Decoder.ScaleFactor;
-        long[] shape = [_r.BatchSize, _p.Models.Configs.Unet.InChannels, height / f, width / f];
+        long[] shape = [_r.BatchSize, _p.Models.Unet.Config.OutChannels, height / f, width / f];
         if (_r.InitImage is { } image)
         {
             if (!_p.Decoder.CanEncode) throw new LcmLoraInputException($"Image-to-image needs an encoder; the decoder {_p.Decoder.Name} has none.");
@@ -147,14 +161,16 @@ internal sealed class GenerationRun
         var input = Guided ? torch.cat([latents, latents]) : latents;
         input = run.ScaleModelInput(input, t).to(DType);
         using var timestep = torch.tensor(new[] { t }, device: Device);
-        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning).to(torch.ScalarType.Float32);
+        var control = _control?.Residuals(index, run.Timesteps.Count, input, timestep, embeds);
+        if (_inpaint is not null) input = _inpaint.UNetInput(input, Guided);
+        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, control?.Down, control?.Mid).to(torch.ScalarType.Float32);
         if (Guided)
         {
             var halves = eps.chunk(2);
             eps = halves[0] + _r.GuidanceScale * (halves[1] - halves[0]);
         }
         var result = run.Step(eps, t, latents, generator);
-        var next = result.PrevSample.MoveToOuterDisposeScope();
+        var next = (_inpaint is null ? result.PrevSample : _inpaint.Blend(result.PrevSample, index, run)).MoveToOuterDisposeScope();
         if (_progress is not null)
         {
             RgbImage? preview = null;
