@@ -43,6 +43,7 @@ public static class GenerateCommand
         public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds) on standard output." };
         public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
         public ModelOptions Runtime { get; } = new();
+        public ImageGuidanceOptions ImageGuidance { get; } = new();
     }
 
     /// <summary>Creates the command.</summary>
@@ -61,6 +62,7 @@ public static class GenerateCommand
                      o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
+        o.ImageGuidance.AddTo(cmd);
         cmd.SetAction((parse, ct) => Task.Run(() => Run(parse, o, ct), ct));
         return cmd;
     }
@@ -107,10 +109,12 @@ public static class GenerateCommand
             ReturnTensors = parse.GetValue(o.SaveTensor) is not null,
             Tiling = parse.GetValue(o.Tiling) switch { "on" => VaeTiling.On, "off" => VaeTiling.Off, _ => VaeTiling.Auto },
         };
+        request = o.ImageGuidance.Apply(parse, pipeline, request);
         var previewDir = parse.GetValue(o.PreviewDir);
         using var result = StepProgress.Run("steps", request.Steps, quiet, update =>
             pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
         foreach (var w in result.Warnings) Console.Error.WriteLine($"lcmlora: warning: {w}");
+        ImageGuidanceOptions.Release(request);
         var files = WriteImages(result, parse.GetValue(o.Out)!);
         if (parse.GetValue(o.SaveTensor) is { } tensorPath)
             SafeTensorsWriter.Save(tensorPath, new Dictionary<string, torch.Tensor> { ["image"] = result.ImageTensor!, ["latents"] = result.Latents! });

@@ -9,7 +9,7 @@ namespace LcmLora.Pipelines;
 /// (diffusers' <c>control_guidance_start</c>/<c>control_guidance_end</c>). Several ControlNets add their residuals.
 /// </summary>
 /// <param name="Model">A loaded ControlNet (<c>ComponentCheckpoint.LoadControlNet</c>), on the pipeline's device and dtype.</param>
-/// <param name="Image">The control image, used as is (run a preprocessor such as <c>ControlImages.Canny</c> first when needed).</param>
+/// <param name="Image">The control image, used as is (run a preprocessor such as <see cref="ControlImages.Canny"/> first when needed).</param>
 public sealed record ControlNetGuidance(SdxlControlNet Model, RgbImage Image)
 {
     /// <summary>controlnet_conditioning_scale: the residuals are multiplied by it (0 = no effect).</summary>
