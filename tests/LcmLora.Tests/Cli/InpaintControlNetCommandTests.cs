@@ -4,6 +4,7 @@ using Xunit;
 namespace LcmLora.Tests.Cli;
 
 /// <summary><c>generate</c> with inpainting and ControlNet options reproduces the diffusers fixtures.</summary>
+[Trait("Category", "cli")]
 public class InpaintControlNetCommandTests : TempDirectoryTest
 {
     private string Out(string name) => Path.Combine(TempDir, name);

@@ -4,6 +4,7 @@ using Xunit;
 namespace LcmLora.Tests.Imaging;
 
 /// <summary>The model-free control-image preprocessors on synthetic images.</summary>
+[Trait("Category", "unit")]
 public class ControlImagesTests
 {
     private static RgbImage Synthetic(int w, int h, Func<int, int, byte> value)

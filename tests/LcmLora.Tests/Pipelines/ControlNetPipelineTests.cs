@@ -9,6 +9,7 @@ using Xunit;
 namespace LcmLora.Tests.Pipelines;
 
 /// <summary>StableDiffusionXLControlNetPipeline + LCM on the tiny model (fixtures/controlnet-sdxl), seed only.</summary>
+[Trait("Category", "parity")]
 public sealed class ControlNetPipelineTests
 {
     private static readonly Lazy<SdxlControlNet> Tiny = new(() => ComponentCheckpoint.LoadControlNet(Fixtures.Path("controlnet-sdxl", "controlnet")));

@@ -7,6 +7,7 @@ using Xunit;
 namespace LcmLora.Tests.Pipelines;
 
 /// <summary>StableDiffusionXLInpaintPipeline + LCM on the tiny model (fixtures/inpaint): 4-channel and 9-channel UNets.</summary>
+[Trait("Category", "parity")]
 public sealed class InpaintingPipelineTests
 {
     private static readonly Lazy<SdxlPipeline> NineChannel = new(() =>

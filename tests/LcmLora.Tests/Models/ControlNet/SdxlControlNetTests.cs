@@ -11,7 +11,8 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.ControlNet;
 
 /// <summary>The tiny SDXL ControlNet against diffusers' ControlNetModel (fixtures/controlnet-sdxl).</summary>
-public sealed class SdxlControlNetTests
+[Trait("Category", "parity")]
+public sealed class SdxlControlNetTests : TempDirectoryTest
 {
     internal static string Folder => Fixtures.Path("controlnet-sdxl", "controlnet");
 
@@ -90,15 +91,61 @@ public sealed class SdxlControlNetTests
     [Fact]
     public void ConfigWithUnsupportedChannelOrderNamesTheField()
     {
-        var dir = Directory.CreateTempSubdirectory("cn-config");
-        try
-        {
-            var text = File.ReadAllText(System.IO.Path.Combine(Folder, "config.json")).Replace("\"rgb\"", "\"yuv\"");
-            var path = System.IO.Path.Combine(dir.FullName, "config.json");
-            File.WriteAllText(path, text);
-            var e = Assert.Throws<ModelConfigException>(() => ControlNetConfig.FromJson(path));
-            Assert.Contains("controlnet_conditioning_channel_order", e.Message);
-        }
-        finally { dir.Delete(true); }
+        var path = TempPath("config.json");
+        File.WriteAllText(path, File.ReadAllText(System.IO.Path.Combine(Folder, "config.json")).Replace("\"rgb\"", "\"yuv\""));
+        var e = Assert.Throws<ModelConfigException>(() => ControlNetConfig.FromJson(path));
+        Assert.Contains("controlnet_conditioning_channel_order", e.Message);
+    }
+}
+
+/// <summary>The original ControlNet single-file layout (control_model.*), rendered forward from our names.</summary>
+[Trait("Category", "parity")]
+public sealed class ControlNetSgmNamesTests : TempDirectoryTest
+{
+    [Theory]
+    [InlineData("controlnet_cond_embedding.conv_in.weight", "input_hint_block.0.weight")]
+    [InlineData("controlnet_cond_embedding.blocks.5.bias", "input_hint_block.12.bias")]
+    [InlineData("controlnet_cond_embedding.conv_out.weight", "input_hint_block.14.weight")]
+    [InlineData("controlnet_down_blocks.8.weight", "zero_convs.8.0.weight")]
+    [InlineData("controlnet_mid_block.bias", "middle_block_out.0.bias")]
+    [InlineData("down_blocks.2.attentions.1.transformer_blocks.9.attn2.to_k.weight", "input_blocks.8.1.transformer_blocks.9.attn2.to_k.weight")]
+    [InlineData("down_blocks.1.downsamplers.0.conv.weight", "input_blocks.6.0.op.weight")]
+    [InlineData("mid_block.resnets.1.time_emb_proj.weight", "middle_block.2.emb_layers.1.weight")]
+    [InlineData("add_embedding.linear_2.weight", "label_emb.0.2.weight")]
+    public void FullSizeSdxlNamesAreTheOriginalOnes(string ours, string original)
+    {
+        using var controlnet = new SdxlControlNet(ControlNetConfig.SdxlBase, device("meta"));
+        var names = WeightMap.ShapesOf(controlnet).Keys.ToList();
+        var table = new ControlNetSgmNames(names, 2, 6);
+        Assert.Equal(original, table.Parameter(ours));
+        var rendered = names.Select(n => table.Parameter(n)).ToList();
+        Assert.DoesNotContain(null, rendered);
+        Assert.Equal(names.Count, rendered.Distinct().Count());
+        Assert.Equal(9, names.Count(n => n.StartsWith("controlnet_down_blocks.") && n.EndsWith(".weight")));
+    }
+
+    [Fact]
+    public void OriginalLayoutFileLoadsAndMatchesDiffusers()
+    {
+        // The fixture ControlNet rewritten under its original names (with a config.json beside it) gives the same forward.
+        var folder = SdxlControlNetTests.Folder;
+        using var source = SafeTensorsFile.Open(System.IO.Path.Combine(folder, "diffusion_pytorch_model.safetensors"));
+        var names = source.Tensors.Select(t => t.Name).ToList();
+        var table = new ControlNetSgmNames(names, 2, 2);
+        var tensors = names.ToDictionary(n => ControlNetSgmNames.CheckpointPrefix + table.Parameter(n), n => source.Read(n));
+        var file = System.IO.Path.Combine(TempDir, "control_tiny.safetensors");
+        SafeTensorsWriter.Save(file, tensors);
+        File.Copy(System.IO.Path.Combine(folder, "config.json"), System.IO.Path.Combine(TempDir, "config.json"));
+        foreach (var t in tensors.Values) t.Dispose();
+        Assert.Contains(ControlNetSgmNames.CheckpointPrefix + "input_hint_block.6.weight", tensors.Keys);
+
+        using var controlnet = ComponentCheckpoint.LoadControlNet(file);
+        using var data = SafeTensorsFile.Open(Fixtures.Path("controlnet-sdxl", "controlnet_forward.safetensors"));
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        using var residuals = controlnet.call(data.Read("sample"), data.Read("timestep"), data.Read("encoder_hidden_states"),
+            data.Read("controlnet_cond"), data.Read("text_embeds"), data.Read("time_ids"));
+        TensorAssert.Close(data.Read("mid_block_res_sample"), residuals.Mid, 1e-4, "mid_block_res_sample");
+        TensorAssert.Close(data.Read("down_block_res_sample_3"), residuals.Down[3], 1e-4, "down_block_res_sample_3");
     }
 }
