@@ -14,6 +14,7 @@ public static class CliApp
         root.Add(TokenizeCommand.Create());
         root.Add(GenerateCommand.Create());
         root.Add(FuseCommand.Create());
+        root.Add(DownloadCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -28,6 +29,11 @@ public static class CliApp
         {
             Console.Error.WriteLine($"lcmlora: error: {CliErrors.OneLine(e)}");
             return ExitCodes.BadInput;
+        }
+        catch (LcmLora.Hub.HubException e)
+        {
+            Console.Error.WriteLine($"lcmlora: error: {CliErrors.OneLine(e)}");
+            return ExitCodes.DownloadFailed;
         }
         catch (OperationCanceledException)
         {

@@ -6,7 +6,7 @@ public static class CliErrors
     /// <summary>True for bad-input exceptions (exit code 2).</summary>
     public static bool IsBadInput(Exception e) =>
         e is LcmLoraInputException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or KeyNotFoundException
-            or UnauthorizedAccessException or InvalidDataException;
+            or UnauthorizedAccessException or InvalidDataException or Hub.HubException { IsInputError: true };
 
     /// <summary>The message flattened to one line.</summary>
     public static string OneLine(Exception e) => OneLine(e.Message);

@@ -13,7 +13,7 @@ public static class FuseCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "The SDXL checkpoint: a single .safetensors file or a diffusers folder (or a cached Hugging Face repo id).", Required = true };
+        var model = new Option<string>("--model") { Description = "The SDXL checkpoint: a single .safetensors file or a diffusers folder (or a Hugging Face repo id, downloaded on first use).", Required = true };
         var lora = new Option<string[]>("--lora") { Description = "FILE[:WEIGHT], repeatable (weight defaults to 1.0).", Required = true };
         var output = new Option<string>("--out") { Description = "Output file (single-file input) or folder (diffusers input).", Required = true };
         var dtype = new Option<string?>("--dtype") { Description = "fp16, bf16 or fp32 for every float tensor (default: as stored in the input)." };
@@ -30,13 +30,14 @@ public static class FuseCommand
         {
             ComputeThreads.Apply(parse.GetValue(threads));
             var specs = parse.GetRequiredValue(lora).Select(LoraOptions.Parse)
-                .Select(s => new LoraSpec(HuggingFaceCache.ResolveFile(s.Path), s.Weight)).ToList();
+                .Select(s => new LoraSpec(HubReferences.WeightsFile(s.Path, parse.GetValue(json), ct), s.Weight)).ToList();
             var floatType = parse.GetValue(dtype) switch { "fp16" => SafeTensorDType.F16, "bf16" => SafeTensorDType.BF16, "fp32" => SafeTensorDType.F32, _ => (SafeTensorDType?)null };
             var quiet = parse.GetValue(json);
+            var modelPath = HubReferences.Model(parse.GetRequiredValue(model), quiet, ct);
             var result = StepProgress.Run("fuse", 3 + specs.Count + 2, quiet, update =>
             {
                 var done = 0;
-                return CheckpointLoraFusion.Fuse(HuggingFaceCache.Resolve(parse.GetRequiredValue(model)), specs, parse.GetRequiredValue(output), floatType,
+                return CheckpointLoraFusion.Fuse(modelPath, specs, parse.GetRequiredValue(output), floatType,
                     new InlineProgress<string>(stage => update(++done, stage)));
             });
             foreach (var (adapter, report) in result.Reports)

@@ -16,7 +16,8 @@ public static class GenerateCommand
 {
     private sealed class Options
     {
-        public Option<string?> Model { get; } = new("--model") { Description = "An SDXL .safetensors single file, a diffusers folder, or a Hugging Face repo id found in the local cache. Default: a built-in tiny random-weights model (for trying the CLI; it draws noise, not pictures)." };
+        public Option<string?> Model { get; } = new("--model") { Description = "An SDXL .safetensors single file, a diffusers folder, or a Hugging Face repo id (org/name or org/name/file.safetensors), downloaded into the Hugging Face cache on first use. Default: a built-in tiny random-weights model (for trying the CLI; it draws noise, not pictures)." };
+        public Option<string?> Variant { get; } = new("--variant") { Description = "For a --model repo id: the weight variant to download, e.g. fp16 (half the download)." };
         public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Tokenizer folder of text encoder 1 (default: the model folder's tokenizer/, else built in)." };
         public Option<string?> Tokenizer2 { get; } = new("--tokenizer-2") { Description = "Tokenizer folder of text encoder 2 (default: the model folder's tokenizer_2/, else built in)." };
         public Option<string> Prompt { get; } = new("--prompt") { Description = "What to draw.", Required = true };
@@ -53,12 +54,13 @@ public static class GenerateCommand
         var cmd = new Command("generate", "Generate images from a prompt (LCM, 4 steps, guidance 1 by default).\n\n" +
             "Examples:\n" +
             "  lcmlora generate --prompt \"a lighthouse at dusk\"                       (built-in tiny model)\n" +
+            "  lcmlora generate --model stabilityai/stable-diffusion-xl-base-1.0 --variant fp16 --lora latent-consistency/lcm-lora-sdxl --prompt \"a lighthouse at dusk\"\n" +
             "  lcmlora generate --model sd_xl_base_1.0.safetensors --lora lcm-lora-sdxl.safetensors --prompt \"a lighthouse at dusk\" --seed 42 --width 512 --height 512\n" +
             "  lcmlora generate --model ./sdxl --lora lcm.safetensors --lora papercut.safetensors:0.8 --prompt \"papercut, a fox\" --out fox.png\n" +
             "  lcmlora generate --model ./sdxl --vae ./taesdxl --preview-dir previews --prompt \"a cabin\"");
         o.Scheduler.AcceptOnlyFromAmong("lcm", "euler");
         o.Tiling.AcceptOnlyFromAmong("on", "off", "auto");
-        foreach (Option opt in new Option[] { o.Model, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
+        foreach (Option opt in new Option[] { o.Model, o.Variant, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
                      o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
@@ -72,7 +74,7 @@ public static class GenerateCommand
         var quiet = parse.GetValue(o.Quiet) || parse.GetValue(o.Json);
         ComputeThreads.Apply(parse.GetValue(o.Runtime.Threads));
         var modelArg = parse.GetValue(o.Model);
-        var model = modelArg is null ? BuiltInModels.TinyRandomFolder() : LcmLora.Checkpoints.HuggingFaceCache.Resolve(modelArg);
+        var model = modelArg is null ? BuiltInModels.TinyRandomFolder() : HubReferences.Model(modelArg, quiet, ct, parse.GetValue(o.Variant));
         if (modelArg is null && !quiet) Console.Error.WriteLine("lcmlora: no --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
         var options = new PipelineOptions
         {
@@ -86,7 +88,7 @@ public static class GenerateCommand
             var done = 0;
             return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) });
         });
-        LoraOptions.Apply(pipeline, parse.GetValue(o.Lora) ?? [], quiet);
+        LoraOptions.Apply(pipeline, parse.GetValue(o.Lora) ?? [], quiet, ct);
         ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), parse.GetValue(o.PreviewDir), options);
 
         using var latents = parse.GetValue(o.Latents) is { } latentsPath ? ReadLatents(latentsPath) : null;

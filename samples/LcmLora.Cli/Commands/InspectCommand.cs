@@ -16,7 +16,7 @@ public static class InspectCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors) or a diffusers folder." };
+        var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors), a diffusers folder, or a Hugging Face repo id (downloaded on first use)." };
         var model = new Option<string?>("--model") { Description = "For a LoRA: the SDXL checkpoint to match it against." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var cmd = new Command("inspect", "Describe a checkpoint, LoRA or tensor file from its headers (seconds, little memory, even for 7 GB files).\n\n" +
@@ -25,18 +25,18 @@ public static class InspectCommand
         {
             path, model, json,
         };
-        cmd.SetAction(parse => Run(HuggingFaceCache.Resolve(parse.GetRequiredValue(path)), parse.GetValue(model), parse.GetValue(json)));
+        cmd.SetAction((parse, ct) => Task.Run(() => Run(HubReferences.Model(parse.GetRequiredValue(path), parse.GetValue(json), ct), parse.GetValue(model), parse.GetValue(json), ct), ct));
         return cmd;
     }
 
-    private static int Run(string path, string? model, bool json)
+    private static int Run(string path, string? model, bool json, CancellationToken ct)
     {
         if (Directory.Exists(path)) return InspectModel(path, null, json);
         using var file = SafeTensorsFile.Open(path);
         if (file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
             return InspectModel(path, file, json);
         using var lora = TryOpenLora(path);
-        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, model is null ? null : HuggingFaceCache.Resolve(model), json);
+        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, model is null ? null : HubReferences.Model(model, json, ct), json);
         if (model is not null) throw new LcmLoraInputException($"{path}: --model is for LoRA files, and this file holds no LoRA modules.");
         if (json) InspectOutput.TensorsJson(file, null);
         else InspectOutput.TensorsText(file);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using LcmLora.Checkpoints;
 using LcmLora.Cli.Output;
 using LcmLora.Pipelines;
 
@@ -21,14 +20,14 @@ public static class LoraOptions
     }
 
     /// <summary>Adds every LoRA to the pipeline's adapter set and fuses them in one pass.</summary>
-    public static void Apply(SdxlPipeline pipeline, IReadOnlyList<string> values, bool quiet)
+    public static void Apply(SdxlPipeline pipeline, IReadOnlyList<string> values, bool quiet, CancellationToken ct = default)
     {
         if (values.Count == 0) return;
         var names = new HashSet<string>();
         foreach (var value in values)
         {
             var spec = Parse(value);
-            var path = HuggingFaceCache.ResolveFile(spec.Path);
+            var path = HubReferences.WeightsFile(spec.Path, quiet, ct);
             var name = Path.GetFileNameWithoutExtension(path);
             for (var i = 2; !names.Add(name); i++) name = $"{Path.GetFileNameWithoutExtension(path)}#{i}";
             var adapter = pipeline.Loras.Add(name, path, spec.Weight);

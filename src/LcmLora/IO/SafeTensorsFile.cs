@@ -16,15 +16,17 @@ namespace LcmLora.IO;
 /// </remarks>
 public sealed unsafe class SafeTensorsFile : IDisposable
 {
+    private readonly FileStream _stream;
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _data;
     private bool _disposed;
 
-    private SafeTensorsFile(string path, SafeTensorsHeader header, MemoryMappedFile? map, MemoryMappedViewAccessor? view)
+    private SafeTensorsFile(string path, FileStream stream, SafeTensorsHeader header, MemoryMappedFile? map, MemoryMappedViewAccessor? view)
     {
         FilePath = path;
         Header = header;
+        _stream = stream;
         _map = map;
         _view = view;
         if (view != null)
@@ -61,25 +63,23 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         CheckpointFormatGuard.ThrowIfPickle(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
-        SafeTensorsHeader header;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess))
+        var stream = RegularFile.OpenRead(path, 8, length => $"file is {length} bytes, too short for the 8-byte header length.");
+        MemoryMappedFile? map = null;
+        try
         {
             CheckpointFormatGuard.ThrowIfPickleContent(stream, path);
             stream.Position = 0;
-            header = SafeTensorsHeader.Read(stream, path);
-        }
-        var length = new FileInfo(path).Length;
-        if (length <= header.DataStart) return new SafeTensorsFile(path, header, null, null);
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        try
-        {
+            var header = SafeTensorsHeader.Read(stream, path);
+            var length = stream.Length;
+            if (length <= header.DataStart) return new SafeTensorsFile(path, stream, header, null, null);
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
             var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            return new SafeTensorsFile(path, header, map, view);
+            return new SafeTensorsFile(path, stream, header, map, view);
         }
         catch
         {
-            map.Dispose();
+            map?.Dispose();
+            stream.Dispose();
             throw;
         }
     }
@@ -195,5 +195,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             _view.Dispose();
         }
         _map?.Dispose();
+        _stream.Dispose();
     }
 }

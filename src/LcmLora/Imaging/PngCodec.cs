@@ -26,6 +26,20 @@ public static class PngCodec
         return FromBitmap(decoded);
     }
 
+    /// <summary>Decodes image bytes (PNG, JPEG, WebP...) to 8-bit RGB (alpha dropped), e.g. an upload.</summary>
+    /// <param name="bytes">The encoded image.</param>
+    /// <param name="source">Where the bytes came from, for the error message.</param>
+    /// <exception cref="LcmLoraInputException">The bytes are not an image SkiaSharp can decode.</exception>
+    public static RgbImage Decode(byte[] bytes, string source)
+    {
+        // SKBitmap.Decode(byte[]) throws ArgumentNullException on unknown bytes: ask for a codec first.
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        using var decoded = (codec is null ? null : SKBitmap.Decode(codec))
+            ?? throw new LcmLoraInputException($"{source}: not an image that can be decoded (PNG, JPEG, WebP...).");
+        return FromBitmap(decoded);
+    }
+
     /// <summary>Resizes with cubic (Mitchell) sampling, e.g. for an init image whose size differs from the requested one.</summary>
     public static RgbImage Resize(RgbImage image, int width, int height)
     {

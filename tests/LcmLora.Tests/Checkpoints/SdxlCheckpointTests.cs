@@ -6,6 +6,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Checkpoints;
 
+[Trait("Category", "unit")]
 public class SdxlCheckpointTests
 {
     private static string SingleFile => Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors");

@@ -5,6 +5,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
+[Trait("Category", "cli")]
 public class GenerateCommandTests : TempDirectoryTest
 {
     private string Out(string name) => Path.Combine(TempDir, name);

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
+[Trait("Category", "cli")]
 public class InspectModelAndLoraTests : TempDirectoryTest
 {
     [Theory]

@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.Lora;
 
 /// <summary>Strict / lenient matching, reports, and the guarantees around broken adapters.</summary>
+[Trait("Category", "unit")]
 public class LoraMatchPolicyTests
 {
     private const string Q = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";

@@ -10,6 +10,7 @@ namespace LcmLora.Tests.Packaging;
 /// <summary>What `dotnet pack src/LcmLora` puts in LcmLora.nupkg/.snupkg: assemblies and docs, README, licence,
 /// metadata, dependencies (never a TorchSharp backend), SourceLink, and the native-load fix for consumers.</summary>
 [Collection(PackagingCollection.Name)]
+[Trait("Category", "packaging")]
 public sealed class PackageContentTests(PackedLcmLora package)
 {
     private static readonly string[] RequiredEntries =

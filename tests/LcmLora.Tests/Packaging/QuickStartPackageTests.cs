@@ -11,6 +11,7 @@ namespace LcmLora.Tests.Packaging;
 /// module initializer and libstdc++ shim with no extra step, and turns the tiny SDXL fixture plus two LoRAs into a PNG.
 /// </summary>
 [Collection(PackagingCollection.Name)]
+[Trait("Category", "packaging")]
 public sealed class QuickStartPackageTests(PackedLcmLora package)
 {
     private static string SampleDir => Path.Combine(Fixtures.RepoRoot, "samples", "LcmLora.QuickStart");

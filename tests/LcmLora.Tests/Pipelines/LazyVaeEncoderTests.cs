@@ -7,6 +7,7 @@ using Xunit;
 namespace LcmLora.Tests.Pipelines;
 
 /// <summary>Text-to-image pipelines do not hold the VAE encoder; image-to-image loads it from the checkpoint on first use.</summary>
+[Trait("Category", "parity")]
 public sealed class LazyVaeEncoderTests
 {
     private static readonly GenerationRequest ImageToImage = new()

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Runtime;
 
+[Trait("Category", "unit")]
 public class NativeRuntimeTests
 {
     [Fact]
