@@ -71,7 +71,8 @@ public sealed class ControlNetPipelineTests
         Assert.Equal([false, true, true, false], Enumerable.Range(0, 4).Select(i => unit.ActsAt(i, 4)));
         using var data = SafeTensorsFile.Open(Fixtures.Path("controlnet-sdxl", "scale_1_0", "data.safetensors"));
         using var full = data.Read("image");
-        using var plain = SafeTensorsFile.Open(Fixtures.Path("controlnet-sdxl", "no_controlnet_image.safetensors")).Read("image");
+        using var plainFile = SafeTensorsFile.Open(Fixtures.Path("controlnet-sdxl", "no_controlnet_image.safetensors"));
+        using var plain = plainFile.Read("image");
         using var windowed = TinyPipelines.Folder.Generate(Request(unit));
         using var fromFull = (windowed.ImageTensor! - full).abs().max();
         using var fromPlain = (windowed.ImageTensor! - plain).abs().max();
