@@ -43,6 +43,7 @@ public static class GenerateCommand
         public Option<bool> Chunk { get; } = new("--chunk-prompts") { Description = "Encode prompts longer than 77 tokens in chunks instead of truncating." };
         public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds) on standard output." };
         public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
+        public Option<bool> Force { get; } = OutputOptions.Force();
         public ModelOptions Runtime { get; } = new();
         public ImageGuidanceOptions ImageGuidance { get; } = new();
     }
@@ -61,13 +62,25 @@ public static class GenerateCommand
         o.Scheduler.AcceptOnlyFromAmong("lcm", "euler");
         o.Tiling.AcceptOnlyFromAmong("on", "off", "auto");
         foreach (Option opt in new Option[] { o.Model, o.Variant, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
-                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet })
+                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Force })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
         o.ImageGuidance.AddTo(cmd);
         cmd.SetAction((parse, ct) => Task.Run(() => Run(parse, o, ct), ct));
         return cmd;
     }
+
+    /// <summary>The request properties and the options that set them, for messages.</summary>
+    private static readonly Dictionary<string, string> OptionOf = new()
+    {
+        [nameof(GenerationRequest.Steps)] = "--steps",
+        [nameof(GenerationRequest.GuidanceScale)] = "--guidance",
+        [nameof(GenerationRequest.Width)] = "--width",
+        [nameof(GenerationRequest.Height)] = "--height",
+        [nameof(GenerationRequest.BatchSize)] = "--batch",
+        [nameof(GenerationRequest.Strength)] = "--strength",
+        [nameof(GenerationRequest.ClipSkip)] = "--clip-skip",
+    };
 
     private static int Run(ParseResult parse, Options o, CancellationToken ct)
     {
@@ -83,14 +96,12 @@ public static class GenerateCommand
             TokenizerDir = parse.GetValue(o.Tokenizer),
             Tokenizer2Dir = parse.GetValue(o.Tokenizer2),
         };
-        using var pipeline = StepProgress.Run("load", 4, quiet, update =>
-        {
-            var done = 0;
-            return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) });
-        });
-        LoraOptions.Apply(pipeline, parse.GetValue(o.Lora) ?? [], quiet, ct);
-        ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), parse.GetValue(o.PreviewDir), options);
 
+        // Everything that can be checked without the weights is checked before they load (a full-size load takes up
+        // to a minute): options, output paths, LoRA and decoder files (headers only), the size for this model, steps.
+        var loras = LoraOptions.ParseAndCheck(parse.GetValue(o.Lora) ?? [], quiet, ct);
+        var previewDir = parse.GetValue(o.PreviewDir);
+        CheckDecoders(parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), previewDir);
         using var latents = parse.GetValue(o.Latents) is { } latentsPath ? ReadLatents(latentsPath) : null;
         var request = new GenerationRequest
         {
@@ -102,7 +113,6 @@ public static class GenerateCommand
             Width = parse.GetValue(o.Width),
             Height = parse.GetValue(o.Height),
             BatchSize = parse.GetValue(o.Batch),
-            Scheduler = SchedulerFactory.Create(parse.GetValue(o.Scheduler)!, pipeline.Scheduler.Config),
             Latents = latents,
             InitImage = parse.GetValue(o.InitImage) is { } init ? PngCodec.Load(init) : null,
             Strength = parse.GetValue(o.Strength),
@@ -111,17 +121,89 @@ public static class GenerateCommand
             ReturnTensors = parse.GetValue(o.SaveTensor) is not null,
             Tiling = parse.GetValue(o.Tiling) switch { "on" => VaeTiling.On, "off" => VaeTiling.Off, _ => VaeTiling.Auto },
         };
-        request = o.ImageGuidance.Apply(parse, pipeline, request);
-        var previewDir = parse.GetValue(o.PreviewDir);
-        using var result = StepProgress.Run("steps", request.Steps, quiet, update =>
-            pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
+        // Inpainting and ControlNet options are checked (mask read, image counts) before the weights load too.
+        request = o.ImageGuidance.AddInpainting(parse, request);
+        o.ImageGuidance.CheckControlNets(parse);
+        var files = OutputNames(parse.GetValue(o.Out)!, request.BatchSize);
+        var force = parse.GetValue(o.Force);
+        foreach (var f in files) OutputOptions.Check("--out", f, force);
+        if (parse.GetValue(o.SaveTensor) is { } tensorOut) OutputOptions.Check("--save-tensor", tensorOut, force);
+        int sizeMultiple;
+        using (var checkpoint = LcmLora.Checkpoints.SdxlCheckpoint.Open(model, options.Configs, options.Variant)) sizeMultiple = checkpoint.Configs.SizeMultiple;
+        try { request.Validate(sizeMultiple); }
+        catch (InvalidRequestException e) when (OptionOf.ContainsKey(e.Property)) { throw new LcmLoraInputException($"{OptionOf[e.Property]}: {e.Problem}", e); }
+        request = request with { Scheduler = CheckedScheduler(parse.GetValue(o.Scheduler)!, model, request) };
+
+        using var pipeline = StepProgress.Run("load", 4, quiet, update =>
+        {
+            var done = 0;
+            return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) }, ct);
+        });
+        LoraOptions.Apply(pipeline, loras, quiet, ct);
+        ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), previewDir, options);
+        ct.ThrowIfCancellationRequested();
+
+        request = o.ImageGuidance.AddControlNets(parse, pipeline, request);
+        using var result = Generate(pipeline, request, previewDir, quiet, loras, ct);
         foreach (var w in result.Warnings) Console.Error.WriteLine($"lcmlora: warning: {w}");
-        ImageGuidanceOptions.Release(request);
-        var files = WriteImages(result, parse.GetValue(o.Out)!);
+        for (var i = 0; i < files.Count; i++)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(files[i]))!);
+            PngCodec.Save(result.Images[i], files[i]);
+        }
         if (parse.GetValue(o.SaveTensor) is { } tensorPath)
             SafeTensorsWriter.Save(tensorPath, new Dictionary<string, torch.Tensor> { ["image"] = result.ImageTensor!, ["latents"] = result.Latents! });
         Report(parse.GetValue(o.Json), files, result);
         return ExitCodes.Ok;
+    }
+
+    private static GenerationResult Generate(SdxlPipeline pipeline, GenerationRequest request, string? previewDir, bool quiet, IReadOnlyList<LcmLora.Lora.LoraSpec> loras, CancellationToken ct)
+    {
+        try
+        {
+            return StepProgress.Run("steps", request.Steps, quiet, update => pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
+        }
+        catch (NonFiniteOutputException e) when (loras.Count > 0)
+        {
+            // The user chose the LoRAs and their weights: NaN or infinite pixels from them are bad input, not a bug.
+            throw new LcmLoraInputException($"--lora {LoraOptions.Describe(loras)}: the image holds NaN or infinite values. " +
+                "A weight this large (or a broken LoRA) overflows the model; use weights between about -2 and 2.", e);
+        }
+        finally
+        {
+            foreach (var unit in request.ControlNets) unit.Model.Dispose();
+        }
+    }
+
+    /// <summary>The scheduler for the request, its timesteps computed once to check --steps (and --strength) against
+    /// this model's scheduler configuration before anything loads.</summary>
+    private static IScheduler CheckedScheduler(string name, string model, GenerationRequest request)
+    {
+        var scheduler = SchedulerFactory.Create(name, SchedulerConfig.ForModel(model));
+        try
+        {
+            scheduler.SetTimesteps(request.Steps, request.InitImage is null ? 1.0 : request.Strength);
+        }
+        catch (InvalidTimestepsException e)
+        {
+            var strength = request.InitImage is null ? "" : $" --strength {request.Strength.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+            var alternative = name == "lcm" ? ", or --scheduler euler for longer schedules" : "";
+            throw new LcmLoraInputException($"--steps {request.Steps}{strength} with --scheduler {name}: {e.Message} " +
+                $"Change --steps{(request.InitImage is null ? "" : " or --strength")}{alternative}.", e);
+        }
+        return scheduler;
+    }
+
+    /// <summary>Previews need TAESD-XL: --preview-taesd, or --vae when it is TAESD (decided from the headers).</summary>
+    private static void CheckDecoders(string? vae, string? previewTaesd, string? previewDir)
+    {
+        var vaeKind = vae is null ? (LatentDecoderKind?)null : LatentDecoders.Detect(vae);
+        if (previewTaesd is not null && LatentDecoders.Detect(previewTaesd) != LatentDecoderKind.Taesd)
+            throw new LcmLoraInputException($"--preview-taesd {previewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+        if (previewDir is null) return;
+        if (previewTaesd is null && vaeKind != LatentDecoderKind.Taesd)
+            throw new LcmLoraInputException("--preview-dir needs TAESD-XL: pass --preview-taesd PATH (or --vae PATH when it is TAESD).");
+        if (File.Exists(previewDir)) throw new LcmLoraInputException($"--preview-dir {previewDir}: is a file; give a folder.");
     }
 
     private static void ConfigureDecoders(SdxlPipeline pipeline, string? vae, string? previewTaesd, string? previewDir, PipelineOptions options)
@@ -129,11 +211,7 @@ public static class GenerateCommand
         if (vae is not null) pipeline.Decoder = LatentDecoders.Load(vae, options.Device);
         if (previewDir is null) return;
         Directory.CreateDirectory(previewDir);
-        pipeline.PreviewDecoder = previewTaesd is not null ? LatentDecoders.Load(previewTaesd, options.Device)
-            : pipeline.Decoder is TaesdLatentDecoder taesd ? taesd
-            : throw new LcmLoraInputException("--preview-dir needs TAESD-XL: pass --preview-taesd PATH (or --vae PATH when it is TAESD).");
-        if (pipeline.PreviewDecoder is not TaesdLatentDecoder)
-            throw new LcmLoraInputException($"--preview-taesd {previewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+        pipeline.PreviewDecoder = previewTaesd is not null ? LatentDecoders.Load(previewTaesd, options.Device) : pipeline.Decoder;
     }
 
     private static torch.Tensor ReadLatents(string path)
@@ -143,18 +221,12 @@ public static class GenerateCommand
         return file.Read("latents", torch.ScalarType.Float32);
     }
 
-    private static List<string> WriteImages(GenerationResult result, string outPath)
+    /// <summary>The PNG names: <paramref name="outPath"/> itself for one image, name_0.png, name_1.png... for a batch.</summary>
+    private static List<string> OutputNames(string outPath, int count)
     {
-        var files = new List<string>();
-        for (var i = 0; i < result.Images.Count; i++)
-        {
-            var path = result.Images.Count == 1 ? outPath
-                : Path.Combine(Path.GetDirectoryName(outPath) ?? "", $"{Path.GetFileNameWithoutExtension(outPath)}_{i}{Path.GetExtension(outPath)}");
-            if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir) Directory.CreateDirectory(dir);
-            PngCodec.Save(result.Images[i], path);
-            files.Add(path);
-        }
-        return files;
+        if (count == 1) return [outPath];
+        var dir = Path.GetDirectoryName(outPath) ?? "";
+        return [.. Enumerable.Range(0, Math.Max(count, 0)).Select(i => Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(outPath)}_{i}{Path.GetExtension(outPath)}"))];
     }
 
     private static void Report(bool json, List<string> files, GenerationResult result)

@@ -44,8 +44,8 @@ public sealed class ImageGuidanceOptions
         foreach (Option o in new Option[] { MaskImage, MaskBlur, KeepUnmasked, ControlNet, ControlImage, Preprocess, Start, End }) command.Add(o);
     }
 
-    /// <summary>Adds the inpainting and ControlNet settings to <paramref name="request"/>, loading the ControlNets on the pipeline's device and dtype.</summary>
-    public GenerationRequest Apply(ParseResult parse, SdxlPipeline pipeline, GenerationRequest request)
+    /// <summary>Adds the inpainting settings to <paramref name="request"/> (reads the mask image); no weights needed.</summary>
+    public GenerationRequest AddInpainting(ParseResult parse, GenerationRequest request)
     {
         request = request with
         {
@@ -55,18 +55,37 @@ public sealed class ImageGuidanceOptions
         };
         if (request.MaskImage is null && (request.KeepUnmasked || request.MaskBlur != 0))
             throw new LcmLoraInputException("--keep-unmasked and --mask-blur need --mask-image.");
+        if (request.MaskImage is not null && request.InitImage is null)
+            throw new LcmLoraInputException("--mask-image needs --init-image (the picture to inpaint).");
+        return request;
+    }
+
+    /// <summary>Checks the ControlNet options against each other before anything loads.</summary>
+    public void CheckControlNets(ParseResult parse)
+    {
         var nets = parse.GetValue(ControlNet) ?? [];
         var images = parse.GetValue(ControlImage) ?? [];
-        if (nets.Length == 0)
-            return images.Length == 0 ? request : throw new LcmLoraInputException("--control-image needs --controlnet.");
-        if (images.Length != 1 && images.Length != nets.Length)
+        if (nets.Length == 0 && images.Length > 0) throw new LcmLoraInputException("--control-image needs --controlnet.");
+        if (nets.Length > 0 && images.Length != 1 && images.Length != nets.Length)
             throw new LcmLoraInputException($"--controlnet needs --control-image: one for all, or one per ControlNet ({nets.Length}); got {images.Length}.");
+        foreach (var image in images)
+            if (!File.Exists(image)) throw new LcmLoraInputException($"--control-image {image}: file not found.");
+        foreach (var net in nets)
+            if (ParseSpec(net).Path is var path && !File.Exists(path) && !Directory.Exists(path))
+                throw new LcmLoraInputException($"--controlnet {path}: file or folder not found.");
+    }
+
+    /// <summary>Loads the ControlNets on the pipeline's device and dtype and adds them, with their (preprocessed) control images, to <paramref name="request"/>.</summary>
+    public GenerationRequest AddControlNets(ParseResult parse, SdxlPipeline pipeline, GenerationRequest request)
+    {
+        var nets = parse.GetValue(ControlNet) ?? [];
+        if (nets.Length == 0) return request;
+        var images = parse.GetValue(ControlImage) ?? [];
         var preprocess = parse.GetValue(Preprocess)!;
         var units = new List<ControlNetGuidance>();
         for (var i = 0; i < nets.Length; i++)
         {
             var (path, scale) = ParseSpec(nets[i]);
-            var model = ComponentCheckpoint.LoadControlNet(path, pipeline.Models.Device, pipeline.Models.DType);
             var image = PngCodec.Load(images[images.Length == 1 ? 0 : i]);
             image = preprocess switch
             {
@@ -75,6 +94,7 @@ public sealed class ImageGuidanceOptions
                 "grey-invert" => ControlImages.Grey(image, invert: true),
                 _ => image,
             };
+            var model = ComponentCheckpoint.LoadControlNet(path, pipeline.Models.Device, pipeline.Models.DType);
             units.Add(new ControlNetGuidance(model, image) { Scale = scale, GuidanceStart = parse.GetValue(Start), GuidanceEnd = parse.GetValue(End) });
         }
         return request with { ControlNets = units };
@@ -85,11 +105,5 @@ public sealed class ImageGuidanceOptions
     {
         var spec = LoraOptions.Parse(value);
         return (spec.Path, spec.Weight);
-    }
-
-    /// <summary>Frees the ControlNets a request holds.</summary>
-    public static void Release(GenerationRequest request)
-    {
-        foreach (var unit in request.ControlNets) unit.Model.Dispose();
     }
 }

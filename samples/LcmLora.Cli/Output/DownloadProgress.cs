@@ -25,14 +25,16 @@ public static class DownloadProgress
         return result;
     }
 
-    /// <summary>A size in decimal units, as download tools print it.</summary>
+    /// <summary>A size in binary units, as the progress bar's columns show it.</summary>
     public static string Size(double bytes) => bytes switch
     {
-        >= 1e9 => (bytes / 1e9).ToString("0.00", CultureInfo.InvariantCulture) + " GB",
-        >= 1e6 => (bytes / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
-        >= 1e3 => (bytes / 1e3).ToString("0.0", CultureInfo.InvariantCulture) + " kB",
+        >= 1 << 30 => (bytes / (1 << 30)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB",
+        >= 1 << 20 => (bytes / (1 << 20)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB",
+        >= 1 << 10 => (bytes / (1 << 10)).ToString("0.0", CultureInfo.InvariantCulture) + " KiB",
         _ => bytes.ToString("0", CultureInfo.InvariantCulture) + " B",
     };
+
+    private const string WaitingNote = "waiting: the same content is being downloaded by another download";
 
     private sealed class Bars(ProgressContext context) : IProgress<HubProgress>
     {
@@ -40,15 +42,17 @@ public static class DownloadProgress
 
         public void Report(HubProgress value)
         {
-            if (value.Status == HubFileStatus.Cached) return;
+            // A file already cached gets no bar, unless it waited for another download of the same content.
+            if (value.Status == HubFileStatus.Cached && !_tasks.ContainsKey((value.RepoId, value.File))) return;
             var task = _tasks.GetOrAdd((value.RepoId, value.File), _ =>
                 context.AddTask(Markup.Escape(value.File), maxValue: Math.Max(1, value.TotalBytes ?? 1)));
             lock (task)
             {
                 if (value.TotalBytes is { } total) task.MaxValue = Math.Max(1, total);
-                if (value.Status == HubFileStatus.Waiting) task.Description = Markup.Escape($"{value.File} (another process is downloading it)");
-                task.Value = value.Status == HubFileStatus.Completed ? task.MaxValue : value.BytesDone;
-                if (value.Status == HubFileStatus.Completed)
+                if (value.Status == HubFileStatus.Waiting) task.Description = Markup.Escape($"{value.File} ({WaitingNote})");
+                var finished = value.Status is HubFileStatus.Completed or HubFileStatus.Cached;
+                task.Value = finished ? task.MaxValue : value.BytesDone;
+                if (finished)
                 {
                     task.Description = Markup.Escape(value.File);
                     task.StopTask();
@@ -60,6 +64,7 @@ public static class DownloadProgress
     private sealed class Lines : IProgress<HubProgress>
     {
         private readonly ConcurrentDictionary<(string, string), (Stopwatch Clock, long Start, int Quarter)> _files = new();
+        private readonly ConcurrentDictionary<(string, string), bool> _waited = new();
 
         public void Report(HubProgress value)
         {
@@ -68,9 +73,10 @@ public static class DownloadProgress
             switch (value.Status)
             {
                 case HubFileStatus.Cached:
+                    if (_waited.TryRemove(key, out _)) Console.Error.WriteLine($"download: {name}: done (downloaded by the other download)");
                     return;
                 case HubFileStatus.Waiting:
-                    Console.Error.WriteLine($"download: {name}: waiting for another process that is downloading it");
+                    if (_waited.TryAdd(key, true)) Console.Error.WriteLine($"download: {name}: {WaitingNote}");
                     return;
                 case HubFileStatus.Completed:
                     if (_files.TryRemove(key, out var done))

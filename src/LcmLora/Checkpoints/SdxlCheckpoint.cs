@@ -185,8 +185,11 @@ public sealed class SdxlCheckpoint : IDisposable
     /// False: leave the VAE's encoder (and quant_conv) on the meta device, 0.14 GB that text-to-image never uses;
     /// <see cref="LoadVaeEncoder"/> loads it when image-to-image first needs it.
     /// </param>
+    /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
     /// <exception cref="CheckpointMappingException">A component does not map; nothing is loaded.</exception>
-    public SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true,
+        CancellationToken cancellationToken = default)
     {
         var dev = device ?? torch.CPU;
         var type = dtype ?? torch.ScalarType.Float32;
@@ -202,7 +205,7 @@ public sealed class SdxlCheckpoint : IDisposable
                 var module = Build(c, Configs, torch.device("meta"));
                 modules[c] = module;
                 WeightLoader.Load(c, module, MapFor(c, WeightMap.ShapesOf(module).Keys), _sources[c], componentType, dev,
-                    c == "vae" && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null);
+                    c == "vae" && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null, cancellationToken);
             }
             // A load allocates ~180 MB of short-lived managed objects (names, maps, reports) and frees its staging
             // memory: hand both back to the system before the caller starts generating (measured: -145 MiB resident).

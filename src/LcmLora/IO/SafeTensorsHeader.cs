@@ -50,14 +50,14 @@ public sealed class SafeTensorsHeader
     public static SafeTensorsHeader Read(Stream stream, string path)
     {
         var fileLength = stream.Length;
-        if (fileLength < 8) throw new SafeTensorsFormatException(path, null, $"file is {fileLength} bytes, too short for the 8-byte header length.");
+        if (fileLength < 8) throw new SafeTensorsFormatException(path, null, $"not a safetensors file: it is {fileLength} bytes, too short for the 8-byte header length.");
         Span<byte> lengthBytes = stackalloc byte[8];
         stream.ReadExactly(lengthBytes);
         var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
         if (headerLength > MaxHeaderBytes)
-            throw new SafeTensorsFormatException(path, null, $"header length {headerLength} exceeds the {MaxHeaderBytes}-byte limit.");
+            throw new SafeTensorsFormatException(path, null, $"not a safetensors file: its first 8 bytes give a header length of {headerLength}, above the {MaxHeaderBytes}-byte limit (a text file, or another format?).");
         if ((long)headerLength > fileLength - 8)
-            throw new SafeTensorsFormatException(path, null, $"header length {headerLength} runs past the end of the {fileLength}-byte file (truncated?).");
+            throw new SafeTensorsFormatException(path, null, $"not a safetensors file, or a truncated one: the header length {headerLength} runs past the end of the {fileLength}-byte file.");
         var json = new byte[headerLength];
         stream.ReadExactly(json);
         return Parse(json, path, fileLength - 8 - (long)headerLength, 8 + (long)headerLength);

@@ -14,8 +14,14 @@ public static class PngCodec
         return data.ToArray();
     }
 
-    /// <summary>Writes an image as a PNG file.</summary>
-    public static void Save(RgbImage image, string path) => File.WriteAllBytes(path, Encode(image));
+    /// <summary>Writes an image as a PNG file, atomically (a temporary file beside it, flushed, then renamed into place):
+    /// a failed write (e.g. a full disk) leaves no partial or empty PNG.</summary>
+    /// <exception cref="LcmLoraInputException">The path is a directory, device node, FIFO or socket.</exception>
+    public static void Save(RgbImage image, string path)
+    {
+        var bytes = Encode(image);
+        IO.OutputFile.Write(path, s => s.Write(bytes));
+    }
 
     /// <summary>Decodes an image file to 8-bit RGB (alpha dropped).</summary>
     /// <exception cref="LcmLoraInputException">The file is not an image SkiaSharp can decode.</exception>

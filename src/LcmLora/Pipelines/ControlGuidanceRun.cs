@@ -25,17 +25,6 @@ internal sealed class ControlGuidanceRun
         _conditioning = units.Select(u => u.Model.ConditioningEmbedding(pooled.to(dtype), timeIds.to(dtype))).ToArray();
     }
 
-    /// <summary>Checks scales and guidance fractions.</summary>
-    public static void Validate(IReadOnlyList<ControlNetGuidance> units)
-    {
-        foreach (var u in units)
-        {
-            if (double.IsNaN(u.Scale) || double.IsInfinity(u.Scale)) throw new LcmLoraInputException($"ControlNet scale must be a finite number; got {u.Scale}.");
-            if (!(u.GuidanceStart >= 0 && u.GuidanceStart < u.GuidanceEnd && u.GuidanceEnd <= 1))
-                throw new LcmLoraInputException($"ControlNet guidance start and end must satisfy 0 <= start < end <= 1; got {u.GuidanceStart} and {u.GuidanceEnd}.");
-        }
-    }
-
     /// <summary>The control image as diffusers' control image processor gives it: <c>[1, 3, H, W]</c>, pixel / 255.</summary>
     internal static torch.Tensor ControlImage(RgbImage image, int width, int height)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using LcmLora.Imaging;
 using LcmLora.Schedulers;
 using TorchSharp;
@@ -79,6 +80,56 @@ public sealed record GenerationRequest
 
     /// <summary>How the VAE decodes: tiled only above a size threshold (default), always, or never.</summary>
     public VaeTiling Tiling { get; init; } = VaeTiling.Auto;
+
+    /// <summary>
+    /// The largest width or height accepted, in pixels. SDXL is trained at 1024; at 4096 x 4096 one float32 UNet step
+    /// already needs tens of GB, and larger sizes run for hours before running out of memory.
+    /// </summary>
+    public const int MaxSize = 4096;
+
+    /// <summary>
+    /// Checks every value that can be checked without running the model (the pipeline checks again, with the model's
+    /// size multiple and the latents' shape). Call it before loading a model to fail fast.
+    /// </summary>
+    /// <param name="sizeMultiple">Width and height must be multiples of this (<see cref="Models.SdxlConfigs.SizeMultiple"/>,
+    /// SDXL: 32); null: only the range is checked.</param>
+    /// <exception cref="InvalidRequestException">A value out of range; its <see cref="InvalidRequestException.Property"/> names it.</exception>
+    public void Validate(int? sizeMultiple = null)
+    {
+        if (Steps < 1) throw new InvalidRequestException(nameof(Steps), $"must be at least 1; got {Steps}.");
+        if (BatchSize < 1) throw new InvalidRequestException(nameof(BatchSize), $"must be at least 1; got {BatchSize}.");
+        if (!double.IsFinite(GuidanceScale) || GuidanceScale < 0)
+            throw new InvalidRequestException(nameof(GuidanceScale), $"must be a finite number >= 0; got {Format(GuidanceScale)}.");
+        if (InitImage is not null && !(Strength > 0 && Strength <= 1))
+            throw new InvalidRequestException(nameof(Strength), $"must be in (0, 1]; got {Format(Strength)}.");
+        if (ClipSkip is < 0) throw new InvalidRequestException(nameof(ClipSkip), $"must be 0 or more; got {ClipSkip}.");
+        if (MaskImage is not null && InitImage is null) throw new InvalidRequestException(nameof(MaskImage), "needs an init image (the picture to inpaint).");
+        if (MaskImage is not null && Latents is not null)
+            throw new InvalidRequestException(nameof(Latents), "must be null with a mask image: inpainting makes its own initial latents.");
+        if (!double.IsFinite(MaskBlur) || MaskBlur < 0) throw new InvalidRequestException(nameof(MaskBlur), $"must be a finite number >= 0; got {Format(MaskBlur)}.");
+        foreach (var unit in ControlNets)
+        {
+            if (!double.IsFinite(unit.Scale)) throw new InvalidRequestException(nameof(ControlNets), $"scale must be a finite number; got {Format(unit.Scale)}.");
+            if (!(unit.GuidanceStart >= 0 && unit.GuidanceStart < unit.GuidanceEnd && unit.GuidanceEnd <= 1))
+                throw new InvalidRequestException(nameof(ControlNets), $"guidance start and end must satisfy 0 <= start < end <= 1; got {Format(unit.GuidanceStart)} and {Format(unit.GuidanceEnd)}.");
+        }
+        CheckSize(nameof(Width), Width, sizeMultiple);
+        CheckSize(nameof(Height), Height, sizeMultiple);
+    }
+
+    private static void CheckSize(string property, int? value, int? multiple)
+    {
+        if (value is not { } v) return;
+        var step = multiple ?? 1;
+        if (v <= 0 || v % step != 0)
+            throw new InvalidRequestException(property, $"must be a positive multiple of {step} for this model; got {v}{(v > step ? $" (nearest: {Nearest(v, step)})" : "")}.");
+        if (v > MaxSize)
+            throw new InvalidRequestException(property, $"must be at most {MaxSize} pixels (larger images need more memory than a single machine has); got {v}.");
+    }
+
+    private static int Nearest(int value, int multiple) => Math.Max(multiple, (int)Math.Round(value / (double)multiple) * multiple);
+
+    private static string Format(double value) => value.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>Tiled VAE decoding (diffusers' tiled_decode): lower peak memory for large images, slightly different pixels.</summary>

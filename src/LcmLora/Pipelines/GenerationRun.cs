@@ -64,6 +64,7 @@ internal sealed class GenerationRun
 
         // The loop's freed activations would otherwise stay in the C heap through the decode, the peak of a generation.
         Runtime.NativeHeap.Trim();
+        _ct.ThrowIfCancellationRequested();
         var decoded = _p.Decoder.Decode(latents, _r.Tiling);
         if (!decoded.isfinite().all().item<bool>())
             throw new NonFiniteOutputException($"The decoded image holds NaN or infinite values ({_p.Decoder.Name}, dtype {DType}). " +
@@ -84,20 +85,12 @@ internal sealed class GenerationRun
     {
         var width = _r.Width ?? _p.NativeSize;
         var height = _r.Height ?? _p.NativeSize;
+        _r.Validate(_p.SizeMultiple);
         var multiple = _p.SizeMultiple;
-        if (width <= 0 || height <= 0 || width % multiple != 0 || height % multiple != 0)
+        if (width % multiple != 0 || height % multiple != 0)
             throw new LcmLoraInputException($"Width and height must be positive multiples of {multiple} for this model; got {width}x{height}.");
-        if (_r.Steps < 1) throw new LcmLoraInputException($"Steps must be at least 1; got {_r.Steps}.");
-        if (_r.BatchSize < 1) throw new LcmLoraInputException($"Batch size must be at least 1; got {_r.BatchSize}.");
-        if (double.IsNaN(_r.GuidanceScale) || _r.GuidanceScale < 0) throw new LcmLoraInputException($"Guidance scale must be >= 0; got {_r.GuidanceScale}.");
-        if (_r.InitImage is not null && (_r.Strength <= 0 || _r.Strength > 1))
-            throw new LcmLoraInputException($"Strength must be in (0, 1]; got {_r.Strength}.");
-        if (_r.MaskImage is not null && _r.InitImage is null) throw new LcmLoraInputException("A mask image needs an init image (the picture to inpaint).");
-        if (_r.MaskImage is not null && _r.Latents is not null) throw new LcmLoraInputException("Inpainting makes its own initial latents; do not pass Latents with a mask image.");
         if (_r.MaskImage is null && _p.Models.Unet.Config.InChannels != _p.Models.Unet.Config.OutChannels)
             throw new LcmLoraInputException($"This UNet takes {_p.Models.Unet.Config.InChannels} input channels (an inpainting UNet): give an init image and a mask image.");
-        if (double.IsNaN(_r.MaskBlur) || _r.MaskBlur < 0) throw new LcmLoraInputException($"Mask blur must be >= 0; got {_r.MaskBlur}.");
-        ControlGuidanceRun.Validate(_r.ControlNets);
         if (_r.Latents is { } l)
         {
             long[] expected = [_r.BatchSize, _p.Models.Unet.Config.OutChannels, height / _p.Decoder.ScaleFactor, width / _p.Decoder.ScaleFactor];
@@ -163,7 +156,7 @@ internal sealed class GenerationRun
         using var timestep = torch.tensor(new[] { t }, device: Device);
         var control = _control?.Residuals(index, run.Timesteps.Count, input, timestep, embeds);
         if (_inpaint is not null) input = _inpaint.UNetInput(input, Guided);
-        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, control?.Down, control?.Mid).to(torch.ScalarType.Float32);
+        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, _ct, control?.Down, control?.Mid).to(torch.ScalarType.Float32);
         if (Guided)
         {
             var halves = eps.chunk(2);

@@ -50,7 +50,11 @@ public sealed class SdxlPipeline : IDisposable
     /// its tokenizers (the folder's, or the built-in SDXL ones). The scheduler is LCM, configured from the folder's
     /// <c>scheduler/scheduler_config.json</c> when there is one.
     /// </summary>
-    public static SdxlPipeline Load(string modelPath, PipelineOptions? options = null)
+    /// <param name="modelPath">The single file, diffusers folder or cached Hugging Face repo id.</param>
+    /// <param name="options">Device, dtype, tokenizers, progress.</param>
+    /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static SdxlPipeline Load(string modelPath, PipelineOptions? options = null, CancellationToken cancellationToken = default)
     {
         NativeRuntime.EnsureInitialized();
         options ??= new PipelineOptions();
@@ -60,10 +64,8 @@ public sealed class SdxlPipeline : IDisposable
         {
             var folder = checkpoint.Layout == CheckpointLayout.Diffusers ? checkpoint.Path : null;
             var (t1, t2) = SdxlTokenizers.ForModel(folder, options.TokenizerDir, options.Tokenizer2Dir);
-            var schedulerConfig = folder is not null && File.Exists(Path.Combine(folder, "scheduler", "scheduler_config.json"))
-                ? SchedulerConfig.FromJson(Path.Combine(folder, "scheduler", "scheduler_config.json"))
-                : null;
-            var models = checkpoint.Load(options.Device, options.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder);
+            var schedulerConfig = folder is not null ? SchedulerConfig.ForModel(folder) : null;
+            var models = checkpoint.Load(options.Device, options.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken);
             // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it, and
             // the VAE encoder is read from it on first use.
             var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint };

@@ -72,7 +72,7 @@ public sealed class SdxlPromptEncoder
             var p2 = _tokenizer2.EncodePadded(prompt);
             if (p1.Truncated || p2.Truncated)
                 warnings?.Add($"The prompt is longer than {_tokenizer.ModelMaxLength} tokens and was truncated; dropped: \"{_tokenizer.Decode(p1.DroppedTokenIds)}\". " +
-                    "Use chunked prompt encoding to keep all of it.");
+                    "Set ChunkLongPrompts (lcmlora: --chunk-prompts) to encode all of it in 75-token chunks.");
             return ([p1.ToInt64Array()], [p2.ToInt64Array()]);
         }
         var c1 = _tokenizer.EncodeChunked(prompt).Select(c => c.ToInt64Array()).ToList();

@@ -63,6 +63,7 @@ public class InspectModelAndLoraTests : TempDirectoryTest
         using var doc = JsonDocument.Parse(r.Out);
         var l = doc.RootElement.GetProperty("lora");
         Assert.Contains("Peft", l.GetProperty("format").GetString());
-        Assert.Equal("4", l.GetProperty("ranks")[0].GetString());
+        Assert.Equal(4, l.GetProperty("ranks")[0].GetInt32());
+        Assert.All(l.GetProperty("alphas").EnumerateArray(), a => Assert.Equal(JsonValueKind.Number, a.ValueKind));
     }
 }

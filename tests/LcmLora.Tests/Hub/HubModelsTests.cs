@@ -208,6 +208,36 @@ public class HubModelsTests : HubTestBase
     }
 
     [Fact]
+    public async Task ACancelledDownloadKeepsItsBytesForTheNextCall()
+    {
+        Server.ChunkDelay = TimeSpan.FromMilliseconds(5);
+        using var cts = new CancellationTokenSource();
+        using var hub = new HubModels(Options());
+        var progress = new SyncProgress<HubProgress>(p => { if (p.BytesDone > 0 && p.Status == HubFileStatus.Downloading) cts.Cancel(); });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hub.DownloadFileAsync(Tiny, UnetWeights, progress: progress, cancellationToken: cts.Token));
+        Assert.Single(Directory.GetFiles(Path.Combine(RepoFolder(Tiny), "blobs"), "*.incomplete"));
+        Assert.False(Directory.Exists(Path.Combine(RepoFolder(Tiny), "snapshots", Server.CommitOf(Tiny), "unet")));
+
+        Server.ChunkDelay = TimeSpan.Zero;
+        Assert.Equal(Server.FileOf(Tiny, UnetWeights), File.ReadAllBytes(await hub.DownloadFileAsync(Tiny, UnetWeights)));
+        Assert.StartsWith("bytes=", Server.Requests("GET", HubTestServer.Sha256(Server.FileOf(Tiny, UnetWeights))).Last().Range);
+    }
+
+    [Fact]
+    public async Task AnUnreachableServerFallsBackToTheCacheAndOtherwiseSaysSo()
+    {
+        string folder;
+        using (var online = new HubModels(Options())) folder = await online.ResolveModelAsync(Tiny);
+        Server.Dispose();
+
+        using var hub = new HubModels(Options());
+        Assert.Equal(folder, await hub.ResolveModelAsync(Tiny));
+        var error = await Assert.ThrowsAsync<HubException>(() => hub.ResolveWeightsFileAsync("test-org/lcm-lora"));
+        Assert.Equal(HubErrorKind.Network, error.Kind);
+        Assert.Contains($"could not reach {Server.Endpoint.GetLeftPart(UriPartial.Authority)}", error.Message);
+    }
+
+    [Fact]
     public async Task TwoConcurrentDownloadsOfOneFileFetchItOnce()
     {
         Server.ChunkDelay = TimeSpan.FromMilliseconds(5);

@@ -115,10 +115,11 @@ public sealed class HubTestServer : IDisposable
     /// <summary>Stops the server.</summary>
     public void Dispose()
     {
+        if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
         _listener.Close();
         try { _loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
-        _stop.Dispose();
+        _stop.Dispose(); // IsCancellationRequested stays readable, so a second Dispose returns early
     }
 
     private static int FreePort()

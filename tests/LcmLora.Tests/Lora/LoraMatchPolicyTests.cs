@@ -111,7 +111,7 @@ public class LoraMatchPolicyTests
         using var set = new LoraAdapterSet(s.Components, keepOriginals);
         set.Add("good", good);
         set.Add("bad", bad);
-        var e = Assert.Throws<LoraNonFiniteException>(set.Fuse);
+        var e = Assert.Throws<LoraNonFiniteException>(() => set.Fuse());
         Assert.Contains("to_q", e.Message);
         Assert.False(set.IsFused);
         AssertUnchanged(s, before);
@@ -149,7 +149,7 @@ public class LoraMatchPolicyTests
         Assert.Throws<LcmLoraInputException>(() => set.SetWeight("x", double.NaN));
         Assert.Throws<KeyNotFoundException>(() => set.SetWeight("nope", 1));
         set.Fuse();
-        Assert.Throws<InvalidOperationException>(set.Fuse);
+        Assert.Throws<InvalidOperationException>(() => set.Fuse());
         Assert.True(set.Remove("x"));
         Assert.True(set.IsFused);
         Assert.Empty(set.FusedParameters);

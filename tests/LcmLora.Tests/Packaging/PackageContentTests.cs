@@ -39,7 +39,7 @@ public sealed class PackageContentTests(PackedLcmLora package)
         Assert.Contains("LcmLoraModuleInitializer.cs", targets);
         var initializer = ReadText(zip, "buildTransitive/LcmLoraModuleInitializer.cs");
         Assert.Contains("ModuleInitializer", initializer);
-        Assert.Contains("LcmLora.Runtime.NativeRuntime.EnsureInitialized()", initializer);
+        Assert.Contains("LcmLora.Runtime.NativeRuntime.TryInitialize()", initializer);
 
         // The shim is a compiled ELF shared object defining std::ios_base_library_init().
         var shim = ReadBytes(zip, "runtimes/linux-x64/native/libLcmLoraStdcxxShim.so");

@@ -85,6 +85,13 @@ public sealed class ServerApiTests
         Assert.Equal(events.Select(e => e.EventType), replay.Select(e => e.EventType));
         Assert.Equal(JsonValueKind.Null, replay[0].Data.GetProperty("preview").ValueKind);
         Assert.Equal(JsonValueKind.String, replay[2].Data.GetProperty("preview").ValueKind);
+
+        // A reconnecting EventSource sends the last id it saw and gets only what follows.
+        using var resume = new HttpRequestMessage(HttpMethod.Get, $"/v1/jobs/{id}/events");
+        resume.Headers.Add("Last-Event-ID", "1");
+        using var response = await client.SendAsync(resume);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(["2", "3"], text.Split('\n').Where(l => l.StartsWith("id: ", StringComparison.Ordinal)).Select(l => l[4..]));
     }
 
     [Fact]

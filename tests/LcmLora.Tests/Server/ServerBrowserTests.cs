@@ -21,8 +21,8 @@ public sealed class ServerBrowserTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task PageGeneratesAnImageWithLivePreviews()
     {
-        var chromium = FindChromium();
-        Skip.If(chromium is null, "No Chromium: install it (Debian: apt-get install chromium; .ci/run does) or set LCMLORA_CHROMIUM to its path.");
+        var (chromium, reason) = FindChromium();
+        Skip.If(chromium is null, reason);
 
         using var factory = new ServerFactory();
         factory.UseKestrel(0);
@@ -76,9 +76,13 @@ public sealed class ServerBrowserTests(ITestOutputHelper output)
         Assert.True(new FileInfo(ScreenshotPath).Length > 0);
     }
 
-    private static string? FindChromium()
+    /// <summary>LCMLORA_CHROMIUM when set (and then only it), else the usual Linux install paths.</summary>
+    private static (string? Path, string Reason) FindChromium()
     {
-        var candidates = new[] { Environment.GetEnvironmentVariable("LCMLORA_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome" };
-        return candidates.FirstOrDefault(c => !string.IsNullOrEmpty(c) && File.Exists(c));
+        if (Environment.GetEnvironmentVariable("LCMLORA_CHROMIUM") is { Length: > 0 } chosen)
+            return File.Exists(chosen) ? (chosen, "") : (null, $"LCMLORA_CHROMIUM={chosen}: no such file.");
+        string[] candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+        return (candidates.FirstOrDefault(File.Exists),
+            $"No Chromium at {string.Join(", ", candidates)}: install it (Debian: apt-get install chromium; .ci/run does) or set LCMLORA_CHROMIUM to its path.");
     }
 }

@@ -80,17 +80,19 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <param name="timestep">Timesteps <c>[B]</c> or a single value (0-d or <c>[1]</c>), int64 or float.</param>
     /// <param name="encoderHiddenStates">Text tokens <c>[B, S, cross_attention_dim]</c>.</param>
     /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>, <c>[B, time_embed_dim]</c>.</param>
+    /// <param name="cancellationToken">Checked between blocks, so a long step stops within one block.</param>
     /// <returns>The model output <c>[B, out_channels, H, W]</c>.</returns>
     /// <param name="downBlockAdditionalResiduals">Optional ControlNet residuals, one per skip connection (see
     /// <see cref="ControlNet.SdxlControlNet"/>), added to the skips as diffusers' <c>down_block_additional_residuals</c>.</param>
     /// <param name="midBlockAdditionalResidual">Optional ControlNet residual added to the mid block's output.</param>
-    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding,
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding, CancellationToken cancellationToken = default,
         IReadOnlyList<Tensor>? downBlockAdditionalResiduals = null, Tensor? midBlockAdditionalResidual = null)
     {
         _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding);
         using var scope = NewDisposeScope();
         var emb = _encoder.TimeEmbedding(sample, timestep, conditioningEmbedding);
-        var skips = _encoder.Down(_encoder.ConvIn(sample), emb, encoderHiddenStates);
+        var skips = _encoder.Down(_encoder.ConvIn(sample), emb, encoderHiddenStates, cancellationToken);
         var x = skips[^1]; // the mid block takes the last state before any residual is added, as diffusers
         if (downBlockAdditionalResiduals is not null)
         {
@@ -98,10 +100,12 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
                 throw new LcmLoraInputException($"down_block_additional_residuals must hold {skips.Count} tensors (one per skip connection); got {downBlockAdditionalResiduals.Count}.");
             for (var i = 0; i < skips.Count; i++) skips[i] = skips[i] + downBlockAdditionalResiduals[i];
         }
+        cancellationToken.ThrowIfCancellationRequested();
         x = _encoder.Mid(x, emb, encoderHiddenStates);
         if (midBlockAdditionalResidual is not null) x = x + midBlockAdditionalResidual;
         foreach (var block in up_blocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var n = block.SkipCount;
             var mine = Enumerable.Range(1, n).Select(k => skips[^k]).ToArray();
             skips.RemoveRange(skips.Count - n, n);

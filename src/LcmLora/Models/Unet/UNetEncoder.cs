@@ -109,13 +109,14 @@ internal sealed class UNetEncoder : IDisposable
 
     /// <summary>
     /// Runs the down blocks on <paramref name="hidden"/> (conv_in's output): every skip connection in order,
-    /// <paramref name="hidden"/> first; the last one is the input of the mid block.
+    /// <paramref name="hidden"/> first; the last one is the input of the mid block. The token is checked before each block.
     /// </summary>
-    public List<Tensor> Down(Tensor hidden, Tensor emb, Tensor encoderHiddenStates)
+    public List<Tensor> Down(Tensor hidden, Tensor emb, Tensor encoderHiddenStates, CancellationToken cancellationToken = default)
     {
         var skips = new List<Tensor> { hidden };
         foreach (var block in _downBlocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var states = block.call(hidden, emb, encoderHiddenStates);
             skips.AddRange(states);
             hidden = states[^1];
