@@ -93,7 +93,7 @@ public sealed class ControlNetPipelineTests
     [Fact]
     public void BadGuidanceWindowIsRejected()
     {
-        var e = Assert.Throws<LcmLoraInputException>(() => TinyPipelines.Folder.Generate(
+        var e = Assert.Throws<InvalidRequestException>(() => TinyPipelines.Folder.Generate(
             Request(new ControlNetGuidance(TinyControlNet, ControlImage) { GuidanceStart = 0.8, GuidanceEnd = 0.2 })));
         Assert.Contains("start", e.Message);
     }

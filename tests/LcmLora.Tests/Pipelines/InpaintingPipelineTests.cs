@@ -104,7 +104,7 @@ public sealed class InpaintingPipelineTests
     [Fact]
     public void MaskWithoutInitImageIsRejected()
     {
-        var e = Assert.Throws<LcmLoraInputException>(() => TinyPipelines.Folder.Generate(Request(1.0, 1) with { InitImage = null }));
+        var e = Assert.Throws<InvalidRequestException>(() => TinyPipelines.Folder.Generate(Request(1.0, 1) with { InitImage = null }));
         Assert.Contains("init image", e.Message);
     }
 }
