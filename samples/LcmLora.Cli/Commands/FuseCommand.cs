@@ -21,11 +21,12 @@ public static class FuseCommand
         var json = new Option<bool>("--json") { Description = "Print a JSON summary." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)." };
         var force = OutputOptions.Force();
+        var config = ConfigOption.Create();
         var cmd = new Command("fuse", "Fuse LoRAs (e.g. LCM-LoRA + a style) into a checkpoint and write it in the same layout, with every key and all metadata of the input.\n\n" +
             "Examples:\n  lcmlora fuse --model my-sdxl.safetensors --lora lcm-lora-sdxl.safetensors --out my-sdxl-lcm.safetensors\n" +
             "  lcmlora fuse --model ./sdxl --lora lcm.safetensors:1.0 --lora style.safetensors:0.8 --out ./sdxl-lcm-style --dtype fp16")
         {
-            model, lora, output, dtype, json, threads, force,
+            model, lora, output, dtype, json, threads, force, config,
         };
         cmd.SetAction((parse, ct) => Task.Run(() =>
         {
@@ -41,7 +42,7 @@ public static class FuseCommand
             var result = StepProgress.Run("fuse", 3 + specs.Count + 2, quiet, update =>
             {
                 var done = 0;
-                return CheckpointLoraFusion.Fuse(modelPath, specs, outPath, floatType, new InlineProgress<string>(stage => update(++done, stage)), ct);
+                return CheckpointLoraFusion.Fuse(modelPath, specs, outPath, floatType, new InlineProgress<string>(stage => update(++done, stage)), ct, parse.GetValue(config));
             });
             foreach (var (adapter, report) in result.Reports)
                 if (!report.IsComplete) Console.Error.WriteLine($"lcmlora: warning: {adapter}: {report}");

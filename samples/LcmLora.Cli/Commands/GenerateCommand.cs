@@ -44,6 +44,8 @@ public static class GenerateCommand
         public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds) on standard output." };
         public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
         public Option<bool> Force { get; } = OutputOptions.Force();
+        public Option<string?> Config { get; } = ConfigOption.Create();
+        public Option<string?> Unet { get; } = new("--unet") { Description = "Replace the model's UNet: a diffusers unet/ folder or a single file (e.g. a full LCM UNet such as latent-consistency/lcm-sdxl, used with SDXL base's other parts)." };
         public ModelOptions Runtime { get; } = new();
         public ImageGuidanceOptions ImageGuidance { get; } = new();
     }
@@ -62,7 +64,7 @@ public static class GenerateCommand
         o.Scheduler.AcceptOnlyFromAmong("lcm", "euler");
         o.Tiling.AcceptOnlyFromAmong("on", "off", "auto");
         foreach (Option opt in new Option[] { o.Model, o.Variant, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
-                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Force })
+                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Force, o.Config, o.Unet })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
         o.ImageGuidance.AddTo(cmd);
@@ -93,6 +95,8 @@ public static class GenerateCommand
         {
             Device = ModelOptions.ParseDevice(parse.GetValue(o.Runtime.Device)!),
             DType = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
+            ConfigDir = parse.GetValue(o.Config),
+            UNetPath = parse.GetValue(o.Unet),
             TokenizerDir = parse.GetValue(o.Tokenizer),
             Tokenizer2Dir = parse.GetValue(o.Tokenizer2),
         };
@@ -129,7 +133,7 @@ public static class GenerateCommand
         foreach (var f in files) OutputOptions.Check("--out", f, force);
         if (parse.GetValue(o.SaveTensor) is { } tensorOut) OutputOptions.Check("--save-tensor", tensorOut, force);
         int sizeMultiple;
-        using (var checkpoint = LcmLora.Checkpoints.SdxlCheckpoint.Open(model, options.Configs, options.Variant)) sizeMultiple = checkpoint.Configs.SizeMultiple;
+        using (var checkpoint = LcmLora.Checkpoints.SdxlCheckpoint.Open(model, options.Configs, options.Variant, options.ConfigDir)) sizeMultiple = checkpoint.Configs.SizeMultiple;
         try { request.Validate(sizeMultiple); }
         catch (InvalidRequestException e) when (OptionOf.ContainsKey(e.Property)) { throw new LcmLoraInputException($"{OptionOf[e.Property]}: {e.Problem}", e); }
         request = request with { Scheduler = CheckedScheduler(parse.GetValue(o.Scheduler)!, model, request) };

@@ -20,15 +20,20 @@ public static class InspectCommand
         var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors), a diffusers folder, or a Hugging Face repo id (downloaded on first use)." };
         var model = new Option<string?>("--model") { Description = "For a LoRA: the SDXL checkpoint to match it against." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var config = ConfigOption.Create();
         var tensors = new Option<bool>("--tensors") { Description = "Also list every tensor of a single file (name, dtype, shape)." };
         var cmd = new Command("inspect", "Describe a checkpoint, LoRA or tensor file from its headers (seconds, little memory, even for 7 GB files).\n\n" +
             "Examples:\n  lcmlora inspect sd_xl_base_1.0.safetensors --json\n  lcmlora inspect ./sdxl-diffusers-folder\n  lcmlora inspect embeddings.safetensors --tensors\n" +
             "  lcmlora inspect lcm-lora-sdxl.safetensors --model sd_xl_base_1.0.safetensors --json")
         {
-            path, model, tensors, json,
+            path, model, tensors, json, config,
         };
-        cmd.SetAction((parse, ct) => Task.Run(() => Run(HubReferences.Model(parse.GetRequiredValue(path), parse.GetValue(json), ct), parse.GetValue(model), parse.GetValue(json),
-            parse.GetValue(tensors), ct), ct));
+        cmd.SetAction((parse, ct) => Task.Run(() =>
+        {
+            ConfigDir = parse.GetValue(config);
+            return Run(HubReferences.Model(parse.GetRequiredValue(path), parse.GetValue(json), ct), parse.GetValue(model), parse.GetValue(json),
+                parse.GetValue(tensors), ct);
+        }, ct));
         return cmd;
     }
 
@@ -53,9 +58,12 @@ public static class InspectCommand
         catch (LoraFormatException) { return null; }
     }
 
+    // --config of the running command (one command runs per process).
+    private static string? ConfigDir;
+
     private static int InspectModel(string path, SafeTensorsFile? file, bool json)
     {
-        using var checkpoint = SdxlCheckpoint.Open(path);
+        using var checkpoint = SdxlCheckpoint.OpenForInspection(path, ConfigDir);
         var reports = checkpoint.Inspect();
         if (json)
         {
@@ -75,7 +83,7 @@ public static class InspectCommand
         LoraMatchResult? match = null;
         if (modelPath is not null)
         {
-            using var checkpoint = SdxlCheckpoint.Open(modelPath);
+            using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: ConfigDir);
             var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>();
             foreach (var c in new[] { "unet", "text_encoder", "text_encoder_2" })
             {

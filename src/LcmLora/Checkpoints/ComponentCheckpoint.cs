@@ -54,7 +54,7 @@ public static class ComponentCheckpoint
         if (Directory.Exists(path))
         {
             var config = Path.Combine(path, "config.json");
-            return ([.. DiffusersFolder.ComponentWeightFiles(path)], File.Exists(config) ? config : null);
+            return ([.. DiffusersFolder.WeightFilesIn(path)], File.Exists(config) ? config : null);
         }
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file or folder not found.", path);
         IO.CheckpointFormatGuard.ThrowIfPickle(path);

@@ -51,15 +51,11 @@ public sealed class DiffusersFolder
     /// (e.g. "fp16") file; for a sharded checkpoint, every shard named in the index.
     /// </summary>
     /// <exception cref="LcmLoraInputException">No safetensors weights exist (only pickle .bin files, say).</exception>
-    public IReadOnlyList<string> WeightFiles(string component, string? variant = null)
-    {
-        var dir = ComponentDir(component) ?? throw new LcmLoraInputException($"{Path.Combine(Root, component)}: component folder not found.");
-        return ComponentWeightFiles(dir, variant);
-    }
+    public IReadOnlyList<string> WeightFiles(string component, string? variant = null) =>
+        WeightFilesIn(ComponentDir(component) ?? throw new LcmLoraInputException($"{Path.Combine(Root, component)}: component folder not found."), variant);
 
-    /// <summary>The safetensors weight files of one component folder (<c>unet/</c>, a ControlNet folder...), as <see cref="WeightFiles"/>.</summary>
-    /// <exception cref="LcmLoraInputException">No safetensors weights exist.</exception>
-    public static IReadOnlyList<string> ComponentWeightFiles(string dir, string? variant = null)
+    /// <summary>The safetensors weight files of one component folder (see <see cref="WeightFiles"/>).</summary>
+    public static IReadOnlyList<string> WeightFilesIn(string dir, string? variant = null)
     {
         var suffixes = variant is null ? new[] { "", ".fp16" } : new[] { "." + variant, "" };
         foreach (var suffix in suffixes)

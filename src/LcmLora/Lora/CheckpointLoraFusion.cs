@@ -29,7 +29,6 @@ public sealed record CheckpointFusionResult(string Output, IReadOnlyList<string>
 /// </remarks>
 public static class CheckpointLoraFusion
 {
-    private static readonly string[] Components = ["unet", "text_encoder", "text_encoder_2"];
 
     /// <summary>Fuses <paramref name="loras"/> into the checkpoint at <paramref name="modelPath"/> and writes <paramref name="outputPath"/>.</summary>
     /// <param name="modelPath">An SDXL single file or diffusers folder.</param>
@@ -38,19 +37,22 @@ public static class CheckpointLoraFusion
     /// <param name="floatDType">Write every float tensor in this dtype; default: as stored.</param>
     /// <param name="progress">Receives a short description of each stage.</param>
     /// <param name="cancellationToken">Checked between tensors while loading, fusing and writing.</param>
+    /// <param name="configDir">Configs for fields a single file's shapes leave open (see <see cref="SdxlCheckpoint.Open"/>).</param>
     /// <exception cref="LcmLoraInputException">No LoRA, an output that would overwrite the input or has the wrong kind
     /// (checked before anything loads), a folder with weight files that would be copied unfused.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; no output was written.</exception>
     public static CheckpointFusionResult Fuse(string modelPath, IReadOnlyList<LoraSpec> loras, string outputPath, SafeTensorDType? floatDType = null,
-        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default, string? configDir = null)
     {
         if (loras.Count == 0) throw new LcmLoraInputException("Give at least one LoRA to fuse.");
-        using var checkpoint = SdxlCheckpoint.Open(modelPath);
+        using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: configDir);
+        // The components LoRAs adapt that this checkpoint holds (UNet and text encoders; never the VAE).
+        var components = checkpoint.Components.Where(c => c != Models.ModelComponent.Vae).Select(Models.ModelComponents.Name).ToList();
         CheckOutput(checkpoint, outputPath);
         var modules = new Dictionary<string, torch.nn.Module>();
         try
         {
-            foreach (var c in Components)
+            foreach (var c in components)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 progress?.Report($"load {c}");
@@ -94,7 +96,7 @@ public static class CheckpointLoraFusion
     private static List<string> WriteSingleFile(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output,
         SafeTensorDType? dtype, CancellationToken cancellationToken)
     {
-        var replacements = Components.SelectMany(c => Replacements(checkpoint, modules, set, c)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var replacements = checkpoint.Components.Where(c => c != Models.ModelComponent.Vae).Select(Models.ModelComponents.Name).SelectMany(c => Replacements(checkpoint, modules, set, c)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         FusedCheckpointWriter.Write(checkpoint.SourceFor("unet").Files[0], replacements, output, dtype, cancellationToken);
         return [.. replacements.Keys.Order(StringComparer.Ordinal)];
     }
@@ -145,7 +147,7 @@ public static class CheckpointLoraFusion
     }
 
     private static HashSet<string> LoadedFiles(SdxlCheckpoint checkpoint) =>
-        SdxlCheckpoint.ComponentNames.SelectMany(c => checkpoint.SourceFor(c).Files.Select(f => Path.GetFullPath(f.FilePath))).ToHashSet(StringComparer.Ordinal);
+        checkpoint.Components.Select(Models.ModelComponents.Name).SelectMany(c => checkpoint.SourceFor(c).Files.Select(f => Path.GetFullPath(f.FilePath))).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
     /// Writes the fused folder as a hidden temporary sibling of <paramref name="output"/> and swaps it in at the end:
@@ -161,9 +163,9 @@ public static class CheckpointLoraFusion
         {
             CopyFolder(checkpoint.Path, temp, LoadedFiles(checkpoint), cancellationToken);
             var changed = new List<string>();
-            foreach (var c in SdxlCheckpoint.ComponentNames)
+            foreach (var c in checkpoint.Components.Select(Models.ModelComponents.Name))
             {
-                var replacements = Components.Contains(c) ? Replacements(checkpoint, modules, set, c) : [];
+                var replacements = c != Models.ModelComponents.Name(Models.ModelComponent.Vae) ? Replacements(checkpoint, modules, set, c) : [];
                 foreach (var file in checkpoint.SourceFor(c).Files)
                 {
                     var written = Path.Combine(temp, Path.GetRelativePath(checkpoint.Path, file.FilePath));

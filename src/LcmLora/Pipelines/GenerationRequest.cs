@@ -21,7 +21,8 @@ public sealed record GenerationRequest
     /// <summary>Denoising steps (LCM: 2-8, 4 typical).</summary>
     public int Steps { get; init; } = 4;
 
-    /// <summary>Classifier-free guidance scale; guidance runs only when &gt; 1 (the batch is then [unconditional; conditional]).</summary>
+    /// <summary>Classifier-free guidance scale; guidance runs only when &gt; 1 (the batch is then [unconditional; conditional]).
+    /// A full LCM UNet (time_cond_proj_dim) instead takes it as an embedding of (scale - 1) and never doubles the batch.</summary>
     public double GuidanceScale { get; init; } = 1.0;
 
     /// <summary>Seed of a CPU generator that reproduces PyTorch's <c>torch.Generator("cpu").manual_seed(seed)</c> stream.
@@ -42,6 +43,10 @@ public sealed record GenerationRequest
 
     /// <summary>Explicit initial latents <c>[B, 4, H/8, W/8]</c>; the generator then draws nothing for them (as diffusers' <c>latents=</c>).</summary>
     public torch.Tensor? Latents { get; init; }
+
+    /// <summary>Custom LCM timesteps, strictly descending in 0..999 (e.g. 999, 499); null: <see cref="Steps"/> evenly spaced
+    /// ones. Replaces <see cref="Steps"/> when set (diffusers' <c>timesteps=[...]</c>).</summary>
+    public IReadOnlyList<int>? Timesteps { get; init; }
 
     /// <summary>The scheduler; null: the pipeline's default (LCM).</summary>
     public IScheduler? Scheduler { get; init; }

@@ -35,7 +35,8 @@ internal sealed class GenerationRun
 
     private torch.ScalarType DType => _p.Models.DType;
 
-    private bool Guided => _r.GuidanceScale > 1.0;
+    /// <summary>Classifier-free guidance: a scale above 1 on a UNet without a guidance embedding.</summary>
+    private bool Guided => _r.GuidanceScale > 1.0 && _p.Models.Configs.Unet.TimeCondProjDim is null;
 
     public GenerationResult Execute()
     {
@@ -45,10 +46,13 @@ internal sealed class GenerationRun
         var generator = _r.Generator ?? ownGenerator!;
 
         var (embeds, conditioning) = Conditioning(width, height);
+        using var timestepCond = GuidanceEmbedding();
         var scheduler = _r.Scheduler ?? _p.Scheduler;
-        var run = _r.MaskImage is null
-            ? scheduler.SetTimesteps(_r.Steps, _r.InitImage is null ? 1.0 : _r.Strength)
-            : InpaintingRun.Plan(scheduler, _r.Steps, _r.Strength);
+        var strength = _r.InitImage is null ? 1.0 : _r.Strength;
+        var run = _r.Timesteps is { } custom
+            ? scheduler is LcmScheduler lcm ? lcm.SetCustomTimesteps(custom, strength)
+                : throw new LcmLoraInputException($"Custom timesteps need the LCM scheduler; the {scheduler.Name} scheduler takes a step count.")
+            : _r.MaskImage is null ? scheduler.SetTimesteps(_r.Steps, strength) : InpaintingRun.Plan(scheduler, _r.Steps, strength);
         torch.Tensor latents;
         if (_r.MaskImage is null) latents = InitialLatents(run, width, height, generator);
         else (_inpaint, latents) = InpaintingRun.Start(_p, _r, run, width, height, generator, Guided);
@@ -57,7 +61,7 @@ internal sealed class GenerationRun
         for (var i = 0; i < run.Timesteps.Count; i++)
         {
             _ct.ThrowIfCancellationRequested();
-            var next = Step(run, i, latents, embeds, conditioning, generator);
+            var next = Step(run, i, latents, embeds, conditioning, timestepCond, generator);
             latents.Dispose();
             latents = next;
         }
@@ -89,6 +93,8 @@ internal sealed class GenerationRun
         var multiple = _p.SizeMultiple;
         if (width % multiple != 0 || height % multiple != 0)
             throw new LcmLoraInputException($"Width and height must be positive multiples of {multiple} for this model; got {width}x{height}.");
+        if (_r.ControlNets.Count > 0 && !_p.Models.Unet.Config.HasAddedConditioning)
+            throw new LcmLoraInputException("ControlNets work with SDXL-family models only; this UNet has no text_time conditioning (SD 1.x).");
         if (_r.MaskImage is null && _p.Models.Unet.Config.InChannels != _p.Models.Unet.Config.OutChannels)
             throw new LcmLoraInputException($"This UNet takes {_p.Models.Unet.Config.InChannels} input channels (an inpainting UNet): give an init image and a mask image.");
         if (_r.Latents is { } l)
@@ -100,26 +106,28 @@ internal sealed class GenerationRun
         return (width, height);
     }
 
-    private (torch.Tensor Embeds, torch.Tensor Conditioning) Conditioning(int width, int height)
+    private (torch.Tensor Embeds, torch.Tensor? Conditioning) Conditioning(int width, int height)
     {
         var encoder = _p.PromptEncoder;
         using var positive = encoder.Encode([_r.Prompt], _r.ClipSkip, _r.ChunkLongPrompts, Device, _warnings);
         var batch = _r.BatchSize;
         var embeds = positive.Embeds.repeat(batch, 1, 1);
-        var pooled = positive.Pooled.repeat(batch, 1);
+        var pooled = positive.Pooled?.repeat(batch, 1);
         if (Guided)
         {
-            PromptEmbeddings negative = _r.NegativePrompt is null && _p.ForceZerosForEmptyPrompt
-                ? new PromptEmbeddings(torch.zeros_like(positive.Embeds), torch.zeros_like(positive.Pooled))
+            PromptEmbeddings negative = _r.NegativePrompt is null && _p.ForceZerosForEmptyPrompt && encoder.ZerosForMissingNegative
+                ? new PromptEmbeddings(torch.zeros_like(positive.Embeds), positive.Pooled is null ? null : torch.zeros_like(positive.Pooled))
                 : encoder.Encode([_r.NegativePrompt ?? ""], null, _r.ChunkLongPrompts, Device, _warnings);
             using (negative)
             {
                 if (negative.Embeds.shape[1] != positive.Embeds.shape[1])
                     throw new LcmLoraInputException("With chunked prompts, the prompt and the negative prompt must have the same number of 75-token chunks.");
                 embeds = torch.cat([negative.Embeds.repeat(batch, 1, 1), embeds]);
-                pooled = torch.cat([negative.Pooled.repeat(batch, 1), pooled]);
+                if (pooled is not null) pooled = torch.cat([negative.Pooled!.repeat(batch, 1), pooled]);
             }
         }
+        if (!_p.Models.Configs.Unet.HasAddedConditioning) return (embeds.to(DType), null);
+        if (pooled is null) throw new LcmLoraInputException("This UNet needs a pooled text embedding (SDXL family), but the text encoders give none.");
         // SDXL micro-conditioning: original size, crop top-left, target size (height first); the same for the negative rows.
         var rows = embeds.shape[0];
         var timeIds = torch.tensor(new float[] { height, width, 0, 0, height, width }, device: Device).repeat(rows, 1);
@@ -127,6 +135,11 @@ internal sealed class GenerationRun
         if (_r.ControlNets.Count > 0) _control = new ControlGuidanceRun(_r.ControlNets, width, height, rows, pooled, timeIds, Device, DType);
         return (embeds.to(DType), conditioning);
     }
+
+    /// <summary>A full LCM UNet's guidance input: <c>get_guidance_scale_embedding(guidance_scale - 1)</c>, one row for the batch.</summary>
+    private torch.Tensor? GuidanceEmbedding() => _p.Models.Configs.Unet.TimeCondProjDim is { } dim
+        ? Models.Unet.SdxlUNet.GuidanceEmbedding([_r.GuidanceScale - 1], dim, Device).to(DType)
+        : null;
 
     private torch.Tensor InitialLatents(ISchedulerRun run, int width, int height, torch.Generator generator)
     {
@@ -147,7 +160,7 @@ internal sealed class GenerationRun
         return latents * run.InitNoiseSigma;
     }
 
-    private torch.Tensor Step(ISchedulerRun run, int index, torch.Tensor latents, torch.Tensor embeds, torch.Tensor conditioning, torch.Generator generator)
+    private torch.Tensor Step(ISchedulerRun run, int index, torch.Tensor latents, torch.Tensor embeds, torch.Tensor? conditioning, torch.Tensor? timestepCond, torch.Generator generator)
     {
         var t = run.Timesteps[index];
         using var scope = torch.NewDisposeScope();
@@ -156,7 +169,7 @@ internal sealed class GenerationRun
         using var timestep = torch.tensor(new[] { t }, device: Device);
         var control = _control?.Residuals(index, run.Timesteps.Count, input, timestep, embeds);
         if (_inpaint is not null) input = _inpaint.UNetInput(input, Guided);
-        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, _ct, control?.Down, control?.Mid).to(torch.ScalarType.Float32);
+        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, timestepCond, _ct, control?.Down, control?.Mid).to(torch.ScalarType.Float32);
         if (Guided)
         {
             var halves = eps.chunk(2);

@@ -11,8 +11,11 @@ namespace LcmLora.Pipelines;
 /// of encoder 2. Optionally, long prompts are encoded in 75-token chunks (each wrapped in BOS/EOS and padded)
 /// whose embeddings are concatenated along the sequence; the pooled embedding then comes from the first chunk.
 /// </summary>
-public sealed class SdxlPromptEncoder
+public sealed class SdxlPromptEncoder : IPromptEncoder
 {
+    /// <inheritdoc/>
+    bool IPromptEncoder.ZerosForMissingNegative => true;
+
     private readonly ClipTokenizer _tokenizer;
     private readonly ClipTokenizer _tokenizer2;
     private readonly ClipTextModel _encoder;
@@ -60,7 +63,7 @@ public sealed class SdxlPromptEncoder
         }
         var result = new PromptEmbeddings(PadAndStack(embeds), torch.cat(pooled, dim: 0));
         result.Embeds.MoveToOuterDisposeScope();
-        result.Pooled.MoveToOuterDisposeScope();
+        result.Pooled!.MoveToOuterDisposeScope();
         return result;
     }
 

@@ -12,7 +12,7 @@ public class InspectModelAndLoraTests : TempDirectoryTest
     [InlineData("sgm/tiny_sdxl_sgm.safetensors", "sgm-single-file")]
     public void ModelJsonReportsCompleteMappingsForBothLayouts(string model, string layout)
     {
-        var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", model), "--json");
+        var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", model), "--json", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         Assert.Equal(layout, doc.RootElement.GetProperty("layout").GetString());

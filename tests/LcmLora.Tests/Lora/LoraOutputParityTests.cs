@@ -29,7 +29,7 @@ public class LoraOutputParityTests
     [MemberData(nameof(Cases))]
     public void FusedOutputsMatchAndUnfuseRestoresTheBase(string caseName, string[] files, double[] weights, bool singleFile)
     {
-        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors") : Fixtures.Path("tiny-sdxl", "diffusers"));
+        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.TinySgm : Fixtures.Path("tiny-sdxl", "diffusers"), new PipelineOptions { ConfigDir = singleFile ? Fixtures.TinyConfigDir : null });
         using var before = WeightSnapshot.Of(pipeline.Models);
         for (var i = 0; i < files.Length; i++) pipeline.Loras.Add(files[i], Fixtures.Path("lora", files[i] + ".safetensors"), weights[i]);
         pipeline.Loras.Fuse();

@@ -20,7 +20,7 @@ public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
         using (var scope = torch.NewDisposeScope())
             SafeTensorsWriter.Save(half, source.Tensors.ToDictionary(t => t.Name, t => source.Read(t.Name).to(torch.ScalarType.Float16)));
 
-        using var pipeline = SdxlPipeline.Load(half);
+        using var pipeline = SdxlPipeline.Load(half, new PipelineOptions { ConfigDir = Fixtures.TinyConfigDir });
         using var before = WeightSnapshot.Of(pipeline.Models, NotVae);
         pipeline.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
         pipeline.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.8);

@@ -6,7 +6,7 @@ namespace LcmLora.Tests.Pipelines;
 public static class TinyPipelines
 {
     private static readonly Lazy<SdxlPipeline> FolderPipeline = new(() => SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers")));
-    private static readonly Lazy<SdxlPipeline> SingleFilePipeline = new(() => SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors")));
+    private static readonly Lazy<SdxlPipeline> SingleFilePipeline = new(() => SdxlPipeline.Load(Fixtures.TinySgm, new PipelineOptions { ConfigDir = Fixtures.TinyConfigDir }));
 
     /// <summary>Loaded from the diffusers folder.</summary>
     public static SdxlPipeline Folder => FolderPipeline.Value;

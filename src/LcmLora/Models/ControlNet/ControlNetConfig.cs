@@ -48,7 +48,7 @@ public sealed record ControlNetConfig
         var down = j.StringList("down_block_types");
         // A ControlNet has no up blocks; mirror the down blocks so the shared UNet config validates.
         var up = down.Reverse().Select(t => t == UNetConfig.CrossAttnDownBlock ? UNetConfig.CrossAttnUpBlock : UNetConfig.UpBlock).ToArray();
-        var unet = UNetConfig.Read(j, configJsonPath, up);
+        var unet = UNetConfig.FromJson(j, up);
         var order = j.String("controlnet_conditioning_channel_order", "rgb");
         if (order is not ("rgb" or "bgr")) throw j.Error("controlnet_conditioning_channel_order", $"'{order}' is not supported (rgb, bgr)");
         var config = new ControlNetConfig
@@ -70,6 +70,7 @@ public sealed record ControlNetConfig
     public void Validate()
     {
         Unet.Validate();
+        if (!Unet.HasAddedConditioning) throw new ModelConfigException(Source, "addition_embed_type", "must be text_time: only SDXL-family ControlNets are supported");
         if (ConditioningChannels <= 0) throw new ModelConfigException(Source, "conditioning_channels", "must be positive");
         if (ConditioningEmbeddingOutChannels.Count == 0 || ConditioningEmbeddingOutChannels.Any(c => c <= 0))
             throw new ModelConfigException(Source, "conditioning_embedding_out_channels", "must list positive widths");

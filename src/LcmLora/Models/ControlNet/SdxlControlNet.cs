@@ -68,7 +68,7 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     /// <param name="scale">controlnet_conditioning_scale.</param>
     public ControlNetResiduals Residuals(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding, Tensor controlImage, double scale)
     {
-        _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding);
+        _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding, null);
         var f = Config.DownscaleFactor;
         if (controlImage.dim() != 4 || controlImage.shape[0] != sample.shape[0] || controlImage.shape[1] != Config.ConditioningChannels
             || controlImage.shape[2] != sample.shape[2] * f || controlImage.shape[3] != sample.shape[3] * f)

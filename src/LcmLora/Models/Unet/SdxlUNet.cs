@@ -5,9 +5,10 @@ using static TorchSharp.torch;
 namespace LcmLora.Models.Unet;
 
 /// <summary>
-/// The SDXL denoising UNet: a TorchSharp port of diffusers' <c>UNet2DConditionModel</c> with
-/// <c>addition_embed_type = "text_time"</c>, driven by a <see cref="UNetConfig"/> (the same code serves the tiny
-/// test model and full-size SDXL base). Parameter names equal the diffusers keys, so a diffusers
+/// The denoising UNet: a TorchSharp port of diffusers' <c>UNet2DConditionModel</c>, driven by a <see cref="UNetConfig"/>.
+/// One class serves the SDXL family (<c>addition_embed_type = "text_time"</c>: base, refiner, inpainting, SSD-1B,
+/// Vega), SD 1.x (no added conditioning, 1x1-convolution projections) and full LCM UNets (<c>time_cond_proj_dim</c>:
+/// a guidance-scale embedding added to the timestep features), from the tiny test models to full size. Parameter names equal the diffusers keys, so a diffusers
 /// <c>unet/diffusion_pytorch_model.safetensors</c> loads with an identity map.
 /// <para>
 /// Per denoising step only the timestep changes; compute <see cref="ConditioningEmbedding"/> once per prompt and
@@ -55,11 +56,24 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <param name="textEmbeds">Pooled text embedding <c>[B, P]</c>.</param>
     /// <param name="timeIds">Micro-conditioning <c>[B, K]</c> (SDXL: original size, crop top-left, target size).</param>
     /// <returns>The predicted noise <c>[B, out_channels, H, W]</c>.</returns>
-    public override Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor textEmbeds, Tensor timeIds)
+    public override Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor textEmbeds, Tensor timeIds) =>
+        Forward(sample, timestep, encoderHiddenStates, textEmbeds, timeIds);
+
+    /// <summary>
+    /// One full UNet call for any configuration, as diffusers' <c>unet(sample, timestep, encoder_hidden_states,
+    /// timestep_cond=..., added_cond_kwargs=...)</c>: <paramref name="textEmbeds"/> and <paramref name="timeIds"/> are
+    /// required exactly when the UNet has added conditioning (SDXL family), <paramref name="timestepCond"/> is the
+    /// guidance embedding of a full LCM UNet.
+    /// </summary>
+    public Tensor Forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? textEmbeds = null, Tensor? timeIds = null, Tensor? timestepCond = null)
     {
         using var scope = NewDisposeScope();
-        var conditioning = ConditioningEmbedding(textEmbeds, timeIds);
-        return Denoise(sample, timestep, encoderHiddenStates, conditioning).MoveToOuterDisposeScope();
+        Tensor? conditioning = null;
+        if (Config.HasAddedConditioning)
+            conditioning = ConditioningEmbedding(
+                textEmbeds ?? throw new LcmLoraInputException("This UNet (addition_embed_type text_time) needs text_embeds and time_ids."),
+                timeIds ?? throw new LcmLoraInputException("This UNet (addition_embed_type text_time) needs text_embeds and time_ids."));
+        return Denoise(sample, timestep, encoderHiddenStates, conditioning, timestepCond).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -79,19 +93,22 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <param name="sample">Noisy latents <c>[B, in_channels, H, W]</c>.</param>
     /// <param name="timestep">Timesteps <c>[B]</c> or a single value (0-d or <c>[1]</c>), int64 or float.</param>
     /// <param name="encoderHiddenStates">Text tokens <c>[B, S, cross_attention_dim]</c>.</param>
-    /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>, <c>[B, time_embed_dim]</c>.</param>
+    /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>, <c>[B, time_embed_dim]</c>; null for a
+    /// UNet without added conditioning (SD 1.x).</param>
+    /// <param name="timestepCond">The guidance embedding <c>[B, time_cond_proj_dim]</c> of a full LCM UNet
+    /// (<see cref="GuidanceEmbedding"/>), else null.</param>
     /// <param name="cancellationToken">Checked between blocks, so a long step stops within one block.</param>
     /// <returns>The model output <c>[B, out_channels, H, W]</c>.</returns>
     /// <param name="downBlockAdditionalResiduals">Optional ControlNet residuals, one per skip connection (see
     /// <see cref="ControlNet.SdxlControlNet"/>), added to the skips as diffusers' <c>down_block_additional_residuals</c>.</param>
     /// <param name="midBlockAdditionalResidual">Optional ControlNet residual added to the mid block's output.</param>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
-    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding, CancellationToken cancellationToken = default,
-        IReadOnlyList<Tensor>? downBlockAdditionalResiduals = null, Tensor? midBlockAdditionalResidual = null)
+    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor? timestepCond = null,
+        CancellationToken cancellationToken = default, IReadOnlyList<Tensor>? downBlockAdditionalResiduals = null, Tensor? midBlockAdditionalResidual = null)
     {
-        _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding);
+        _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding, timestepCond);
         using var scope = NewDisposeScope();
-        var emb = _encoder.TimeEmbedding(sample, timestep, conditioningEmbedding);
+        var emb = _encoder.TimeEmbedding(sample, timestep, conditioningEmbedding, timestepCond);
         var skips = _encoder.Down(_encoder.ConvIn(sample), emb, encoderHiddenStates, cancellationToken);
         var x = skips[^1]; // the mid block takes the last state before any residual is added, as diffusers
         if (downBlockAdditionalResiduals is not null)
@@ -114,6 +131,26 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         }
         x = conv_out.call(nn.functional.silu(conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// diffusers' <c>get_guidance_scale_embedding(w, embedding_dim)</c> for full LCM UNets: w * 1000 times the
+    /// frequencies exp(-ln(10000) i / (half - 1)), as [sin, cos] (zero-padded to an odd width), float32 <c>[B, dim]</c>.
+    /// The pipelines pass <c>w = guidance_scale - 1</c>.
+    /// </summary>
+    public static Tensor GuidanceEmbedding(IReadOnlyList<double> w, int dim, Device? device = null)
+    {
+        if (dim < 2) throw new ArgumentOutOfRangeException(nameof(dim), dim, "The guidance embedding needs at least 2 dimensions.");
+        using var scope = NewDisposeScope();
+        var half = dim / 2;
+        // Every value in float32 as torch computes it (w is a float32 tensor before the * 1000; the step a float32 scalar).
+        var values = tensor(w.Select(v => (float)v * 1000f).ToArray(), device: device);
+        var step = (float)Math.Log(10000.0) / (half - 1);
+        var frequencies = (arange(0, half, ScalarType.Float32, device) * (-step)).exp();
+        var angles = values.unsqueeze(1) * frequencies.unsqueeze(0);
+        var emb = cat(new[] { angles.sin(), angles.cos() }, 1);
+        if (dim % 2 == 1) emb = nn.functional.pad(emb, new long[] { 0, 1 });
+        return emb.MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

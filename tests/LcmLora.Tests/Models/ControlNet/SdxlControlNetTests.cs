@@ -70,11 +70,11 @@ public sealed class SdxlControlNetTests : TempDirectoryTest
         var (sample, t, ehs) = (data.Read("sample"), data.Read("timestep"), data.Read("encoder_hidden_states"));
         var plain = unet.Denoise(sample, t, ehs, cond);
         var zeros = Enumerable.Range(0, 6).Select(i => zeros_like(data.Read($"down_block_res_sample_{i}"))).ToArray();
-        var withZeros = unet.Denoise(sample, t, ehs, cond, default, zeros, zeros_like(data.Read("mid_block_res_sample")));
+        var withZeros = unet.Denoise(sample, t, ehs, cond, downBlockAdditionalResiduals: zeros, midBlockAdditionalResidual: zeros_like(data.Read("mid_block_res_sample")));
         TensorAssert.Identical(plain, withZeros, "zero residuals");
-        var withMid = unet.Denoise(sample, t, ehs, cond, default, zeros, data.Read("mid_block_res_sample"));
+        var withMid = unet.Denoise(sample, t, ehs, cond, downBlockAdditionalResiduals: zeros, midBlockAdditionalResidual: data.Read("mid_block_res_sample"));
         Assert.True((withMid - plain).abs().max().item<float>() > 1e-3);
-        Assert.Throws<LcmLoraInputException>(() => unet.Denoise(sample, t, ehs, cond, default, zeros.Take(5).ToArray()));
+        Assert.Throws<LcmLoraInputException>(() => unet.Denoise(sample, t, ehs, cond, downBlockAdditionalResiduals: zeros.Take(5).ToArray()));
     }
 
     [Fact]
