@@ -22,6 +22,19 @@ public class InpaintControlNetCommandTests : TempDirectoryTest
     }
 
     [Fact]
+    public void NineChannelInpaintingUNetThroughUnetReproducesDiffusers()
+    {
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--unet", Fixtures.Path("sdxl-variants", "inpaint", "diffusers", "unet"),
+            "--seed", "12", "--prompt", "a red apple on a wooden table", "--width", "32", "--height", "32",
+            "--init-image", Fixtures.Path("inpaint", "init_image.png"), "--mask-image", Fixtures.Path("inpaint", "mask.png"),
+            "--strength", "1.0", "--save-tensor", Out("n.safetensors"), "--out", Out("n.png"), "--quiet");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var ours = SafeTensorsFile.Open(Out("n.safetensors"));
+        using var reference = SafeTensorsFile.Open(Fixtures.Path("inpaint", "unet9_variant", "strength_1_0_seed_12", "data.safetensors"));
+        TensorAssert.CloseAbs(reference.Read("image"), ours.Read("image"), 1e-3);
+    }
+
+    [Fact]
     public void ControlNetReproducesDiffusers()
     {
         var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--seed", "77", "--prompt", "a house on a hill",
