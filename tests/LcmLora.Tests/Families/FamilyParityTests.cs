@@ -20,6 +20,7 @@ namespace LcmLora.Tests.Families;
 /// or the full-size models' widths, agree to 1e-6), and these tiny models have exactly such up-block resnets.
 /// </para>
 /// </summary>
+[Trait("Category", "parity")]
 public sealed class FamilyParityTests(ITestOutputHelper output)
 {
     [Theory]

@@ -13,6 +13,7 @@ namespace LcmLora.Tests.Families;
 /// SDXL-family variants (fixtures/sdxl-variants: SSD-1B-like, refiner-like, inpainting) and full-size manifests: the
 /// configs are read from the tensor shapes and must equal what diffusers' configs say.
 /// </summary>
+[Trait("Category", "unit")]
 public sealed class VariantConfigInferenceTests : TempDirectoryTest
 {
     public static TheoryData<string> Variants => new() { "ssd1b_like", "refiner_like", "inpaint" };
