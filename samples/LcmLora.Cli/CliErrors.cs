@@ -5,9 +5,13 @@ namespace LcmLora.Cli;
 /// <summary>Which exceptions are the user's input at fault, and how to show them in one line.</summary>
 public static class CliErrors
 {
-    /// <summary>True for bad-input and environment exceptions (exit code 2), e.g. a TorchSharp that cannot load here.</summary>
+    /// <summary>
+    /// True for bad-input and environment exceptions (exit code 2), e.g. a TorchSharp that cannot load here. Any
+    /// <see cref="IOException"/> is the environment's: a full disk (ENOSPC), a folder where a file was expected
+    /// (EISDIR), a link loop (ELOOP), a path too long.
+    /// </summary>
     public static bool IsBadInput(Exception e) =>
-        e is LcmLoraInputException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or KeyNotFoundException
+        e is LcmLoraInputException or IOException or ArgumentException or KeyNotFoundException
             or UnauthorizedAccessException or InvalidDataException or Runtime.NativeRuntimeException or Hub.HubException { IsInputError: true };
 
     /// <summary>The message flattened to one line.</summary>
@@ -34,7 +38,10 @@ public static class CliErrors
         return $"{m.Groups["option"].Value} {m.Groups["value"].Value}: expected {expected}.";
     }
 
-    /// <summary>A message flattened to one line (line breaks and tabs become single spaces).</summary>
+    /// <summary>
+    /// A message flattened to one line (line breaks and tabs become single spaces); other control characters, which
+    /// a file's tensor names or metadata can carry into a message, are shown escaped, never sent to the terminal.
+    /// </summary>
     public static string OneLine(string message) =>
-        string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Output.Terminal.EscapeControl(string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
 }

@@ -18,6 +18,7 @@ namespace LcmLora.Tests
         {
             if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(LcmLora.Runtime.ComputeThreads.EnvironmentVariable)))
                 Environment.SetEnvironmentVariable(LcmLora.Runtime.ComputeThreads.EnvironmentVariable, "1");
+            LcmLora.Runtime.NativeRuntime.EnsureInitialized(); // module initializers run in no promised order
             LcmLora.Runtime.ComputeThreads.Apply();
         }
     }

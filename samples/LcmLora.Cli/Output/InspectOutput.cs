@@ -16,14 +16,14 @@ public static class InspectOutput
         if (tensors)
         {
             var table = new Table().AddColumns("name", "dtype", "shape");
-            foreach (var t in file.Tensors) table.AddRow(Markup.Escape(t.Name), t.DType.ToString(), Markup.Escape(t.ShapeText));
+            foreach (var t in file.Tensors) table.AddRow(Terminal.Escape(t.Name), t.DType.ToString(), Terminal.Escape(t.ShapeText));
             output.Write(table);
         }
         var dtypes = file.Tensors.GroupBy(t => t.DType).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} x{g.Count()}");
-        output.MarkupLine($"[bold]{file.Tensors.Count}[/] tensors ({Markup.Escape(string.Join(", ", dtypes))}), [bold]{file.Tensors.Sum(t => t.ElementCount):N0}[/] parameters" +
+        output.MarkupLine($"[bold]{file.Tensors.Count}[/] tensors ({Terminal.Escape(string.Join(", ", dtypes))}), [bold]{file.Tensors.Sum(t => t.ElementCount):N0}[/] parameters" +
             (tensors ? "" : " (--tensors lists them)"));
         foreach (var (k, v) in file.Metadata)
-            output.MarkupLine($"metadata [grey]{Markup.Escape(k)}[/] = {Markup.Escape(v.Length > 200 ? v[..200] + "..." : v)}");
+            output.MarkupLine($"metadata [grey]{Terminal.Escape(k)}[/] = {Terminal.Escape(v.Length > 200 ? v[..200] + "..." : v)}");
     }
 
     /// <summary>A file's counts and metadata as JSON (<c>"path"</c>, <c>"tensor_count"</c>, <c>"parameters"</c>, <c>"metadata"</c>),
@@ -107,7 +107,7 @@ public static class InspectOutput
             var status = r.IsComplete ? "[green]maps completely[/]" : "[red]does not map[/]";
             Terminal.Out.MarkupLine($"  {r.Component}: {r.Parameters:N0} parameters, {status}");
             foreach (var (label, items) in new[] { ("missing", r.Missing), ("unexpected", r.Unexpected), ("shape mismatch", r.ShapeMismatches) })
-                foreach (var item in items.Take(20)) Terminal.Out.MarkupLine($"    {label}: {Markup.Escape(item)}");
+                foreach (var item in items.Take(20)) Terminal.Out.MarkupLine($"    {label}: {Terminal.Escape(item)}");
         }
     }
 
@@ -149,13 +149,13 @@ public static class InspectOutput
     /// <summary>A LoRA summary (and match report) as text.</summary>
     public static void LoraText(LoraFile lora, LoraMatchResult? match)
     {
-        Terminal.Out.MarkupLine($"[bold]LoRA[/] {Markup.Escape(lora.Source)}: {Markup.Escape(lora.Format.ToString())}, {lora.Modules.Count} modules");
+        Terminal.Out.MarkupLine($"[bold]LoRA[/] {Terminal.Escape(lora.Source)}: {Terminal.Escape(lora.Format.ToString())}, {lora.Modules.Count} modules");
         var ranks = lora.Modules.Where(m => m.Rank > 0).GroupBy(m => m.Rank).OrderBy(g => g.Key).Select(g => $"rank {g.Key} x{g.Count()}");
-        Terminal.Out.MarkupLine($"  {Markup.Escape(string.Join(", ", ranks))}");
+        Terminal.Out.MarkupLine($"  {Terminal.Escape(string.Join(", ", ranks))}");
         var alphas = lora.Modules.Where(m => m.Alpha is not null).Select(m => m.Alpha!.Value).Distinct().ToList();
-        Terminal.Out.MarkupLine($"  alpha: {(alphas.Count == 0 ? "none stored (alpha = rank)" : Markup.Escape(string.Join(", ", alphas)))}");
+        Terminal.Out.MarkupLine($"  alpha: {(alphas.Count == 0 ? "none stored (alpha = rank)" : Terminal.Escape(string.Join(", ", alphas)))}");
         if (match is null) return;
-        foreach (var r in match.Reports) Terminal.Out.MarkupLine($"  {Markup.Escape(r.ToString())}");
+        foreach (var r in match.Reports) Terminal.Out.MarkupLine($"  {Terminal.Escape(r.ToString())}");
     }
 
     private static void WriteShape(Utf8JsonWriter w, string name, long[] shape)

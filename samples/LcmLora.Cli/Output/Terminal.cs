@@ -26,4 +26,28 @@ public static class Terminal
         if (!terminal) console.Profile.Width = UnwrappedWidth;
         return console;
     }
+
+
+    /// <summary>
+    /// Text from a file (tensor names, metadata, paths) made safe to print: control characters (escape sequences,
+    /// carriage returns, bidirectional overrides) are shown as <c>\xNN</c> / <c>\uNNNN</c>, and Spectre markup is escaped.
+    /// </summary>
+    public static string Escape(string text) => Markup.Escape(EscapeControl(text));
+
+    /// <summary>Control and bidi-format characters as <c>\xNN</c> / <c>\uNNNN</c>; other text unchanged.</summary>
+    public static string EscapeControl(string text)
+    {
+        if (!text.Any(NeedsEscape)) return text;
+        var b = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            if (!NeedsEscape(c)) b.Append(c);
+            else if (c <= 0xFF) b.Append("\\x").Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            else b.Append("\\u").Append(((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return b.ToString();
+    }
+
+    private static bool NeedsEscape(char c) =>
+        char.IsControl(c) || c is '\u2028' or '\u2029' || c is >= '\u202A' and <= '\u202E' || c is >= '\u2066' and <= '\u2069';
 }

@@ -87,7 +87,6 @@ public sealed class SdxlCheckpoint : IDisposable
     /// </summary>
     public static SdxlCheckpoint OpenForInspection(string path, string? configDir = null, string? variant = null, SdxlConfigs? configs = null)
     {
-        Runtime.NativeRuntime.EnsureInitialized();
         var supplied = configDir is null ? null : SuppliedConfigs.Read(configDir);
         if (Directory.Exists(path)) return OpenFolder(path, configs, variant, supplied);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file or folder.", path);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using LcmLora.Checkpoints;
 using LcmLora.Lora;
@@ -194,7 +193,6 @@ public sealed class SdxlPipeline : IDisposable
     /// <exception cref="OperationCanceledException">Cancelled; the pipeline stays usable.</exception>
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        NativeRuntime.EnsureInitialized();
         _gate.Wait(cancellationToken);
         try
         {
@@ -224,7 +222,4 @@ public sealed class SdxlPipeline : IDisposable
         _reloadStaging.Dispose();
         _gate.Dispose();
     }
-
-    /// <summary>Measures wall time of one generation.</summary>
-    internal static Stopwatch StartClock() => Stopwatch.StartNew();
 }

@@ -53,7 +53,6 @@ public static class ComputeThreads
     /// <exception cref="LcmLoraInputException">The count is not positive.</exception>
     public static int Apply(int? threads = null)
     {
-        NativeRuntime.EnsureInitialized();
         var n = threads ?? Default();
         if (n < 1) throw new LcmLoraInputException($"Thread count must be at least 1; got {n}.");
         torch.set_num_threads(n);

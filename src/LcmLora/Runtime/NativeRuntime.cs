@@ -12,8 +12,9 @@ namespace LcmLora.Runtime;
 /// </summary>
 /// <remarks>
 /// Applications that reference the LcmLora package get a module initializer that calls
-/// <see cref="EnsureInitialized"/> before <c>Main</c>; every public LcmLora entry point calls it too.
-/// Call it yourself first if your code touches <c>TorchSharp.torch</c> before anything in LcmLora.
+/// <see cref="EnsureInitialized"/> before <c>Main</c>; <c>SdxlPipeline.Load</c> calls it too, for applications that
+/// opted out. Those two are the only entry points: an application that opted out and uses lower-level types
+/// (<c>SafeTensorsFile</c>, the models) or touches <c>TorchSharp.torch</c> first calls it itself.
 /// See docs/troubleshooting.md, "TorchSharp fails to load".
 /// </remarks>
 public static class NativeRuntime

@@ -52,7 +52,7 @@ public class HubCliTests : HubTestBase
     {
         using var env = HubEnvironment(); // snapshot entries are relative symlinks into blobs/, as huggingface_hub makes them
         string[] args = ["generate", "--model", Tiny, "--lora", "test-org/lcm-lora:0.0", "--seed", "2024", "--prompt", "a lighthouse on a cliff at sunset",
-            "--width", "48", "--height", "32", "--save-tensor", TempPath("x.safetensors"), "--out", TempPath("x.png")];
+            "--width", "48", "--height", "32", "--save-tensor", TempPath("x.safetensors"), "--out", TempPath("x.png"), "--force"];
         var r = CliRunner.Run(args);
         Assert.True(r.ExitCode == 0, r.Err);
         Assert.Contains("pytorch_lora_weights.safetensors (weight 0)", r.Err);
@@ -61,7 +61,7 @@ public class HubCliTests : HubTestBase
             TensorAssert.CloseAbs(reference.Read("image"), ours.Read("image"), 1e-3);
         var fetched = Server.Log.Count(l => l.Method == "GET" && l.ToCdn);
 
-        var again = CliRunner.Run(args);
+        var again = CliRunner.Run([.. args, "--force"]);
         Assert.True(again.ExitCode == 0, again.Err);
         Assert.Equal(fetched, Server.Log.Count(l => l.Method == "GET" && l.ToCdn));
     }
@@ -86,7 +86,7 @@ public class HubCliTests : HubTestBase
         var r = CliRunner.Run("inspect", "test-org/tiny-sdxl-single", "--json", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
-        var file = doc.RootElement.GetProperty("file").GetString()!;
+        var file = doc.RootElement.GetProperty("path").GetString()!;
         Assert.Equal("tiny_sdxl_sgm.safetensors", Path.GetFileName(file));
         Assert.Null(new FileInfo(file).LinkTarget);
     }

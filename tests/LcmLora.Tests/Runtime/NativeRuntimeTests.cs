@@ -73,6 +73,7 @@ public class NativeRuntimeTests
     {
         // Built with CreateHardLinksForCopyLocalIfPossible, the app's copy is a hard link into the NuGet cache: writing
         // through it patched the cache's file too.
+        if (!OperatingSystem.IsLinux()) return;
         var source = NativeRuntime.CandidateDirectories().Select(d => Path.Combine(d, "libLibTorchSharp.so")).FirstOrDefault(File.Exists);
         if (source is null) return; // not a Linux build
         var dir = Directory.CreateTempSubdirectory("lcmlora-link-").FullName;

@@ -19,7 +19,6 @@ public static class LatentDecoders
     /// <exception cref="LcmLoraInputException">Neither kind, or the weights do not map.</exception>
     public static ILatentDecoder Load(string path, torch.Device? device = null, torch.ScalarType? dtype = null)
     {
-        Runtime.NativeRuntime.EnsureInitialized();
         var (files, keys) = ReadKeys(path);
         return KindOf(path, keys) == LatentDecoderKind.Taesd
             ? new TaesdLatentDecoder(AutoencoderTiny.Load(path, device: device, dtype: dtype))
