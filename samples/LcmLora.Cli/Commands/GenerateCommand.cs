@@ -40,7 +40,7 @@ public static class GenerateCommand
         public Option<string> Tiling { get; } = new("--vae-tiling") { Description = "on, off or auto (tile only images larger than twice the VAE's native area).", DefaultValueFactory = _ => "auto" };
         public Option<int?> ClipSkip { get; } = new("--clip-skip") { Description = "Layers to skip from the penultimate text-encoder layer." };
         public Option<bool> Chunk { get; } = new("--chunk-prompts") { Description = "Encode prompts longer than 77 tokens in chunks instead of truncating." };
-        public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds) on standard output." };
+        public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds, dtype, timings) on standard output." };
         public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
         public ModelOptions Runtime { get; } = new();
     }
@@ -75,15 +75,20 @@ public static class GenerateCommand
         var options = new PipelineOptions
         {
             Device = ModelOptions.ParseDevice(parse.GetValue(o.Runtime.Device)!),
-            DType = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
+            Precision = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
             TokenizerDir = parse.GetValue(o.Tokenizer),
             Tokenizer2Dir = parse.GetValue(o.Tokenizer2),
         };
+        var precision = ComputePrecisions.Choose(options.Precision, options.Device);
+        if (!quiet) Console.Error.WriteLine($"lcmlora: dtype {precision.Name} ({precision.Reason})");
+        if (precision.Warning is { } slow) Console.Error.WriteLine($"lcmlora: warning: {slow}");
+        var loadClock = System.Diagnostics.Stopwatch.StartNew();
         using var pipeline = StepProgress.Run("load", 4, quiet, update =>
         {
             var done = 0;
             return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) });
         });
+        var loadTime = loadClock.Elapsed;
         LoraOptions.Apply(pipeline, parse.GetValue(o.Lora) ?? [], quiet);
         ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), parse.GetValue(o.PreviewDir), options);
 
@@ -110,11 +115,11 @@ public static class GenerateCommand
         var previewDir = parse.GetValue(o.PreviewDir);
         using var result = StepProgress.Run("steps", request.Steps, quiet, update =>
             pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
-        foreach (var w in result.Warnings) Console.Error.WriteLine($"lcmlora: warning: {w}");
+        foreach (var w in result.Warnings.Where(w => w != precision.Warning)) Console.Error.WriteLine($"lcmlora: warning: {w}");
         var files = WriteImages(result, parse.GetValue(o.Out)!);
         if (parse.GetValue(o.SaveTensor) is { } tensorPath)
             SafeTensorsWriter.Save(tensorPath, new Dictionary<string, torch.Tensor> { ["image"] = result.ImageTensor!, ["latents"] = result.Latents! });
-        Report(parse.GetValue(o.Json), files, result);
+        Report(parse.GetValue(o.Json), files, result, loadTime);
         return ExitCodes.Ok;
     }
 
@@ -151,7 +156,7 @@ public static class GenerateCommand
         return files;
     }
 
-    private static void Report(bool json, List<string> files, GenerationResult result)
+    private static void Report(bool json, List<string> files, GenerationResult result, TimeSpan loadTime)
     {
         if (!json)
         {
@@ -169,6 +174,13 @@ public static class GenerateCommand
             foreach (var t in result.Timesteps) w.WriteNumberValue(t);
             w.WriteEndArray();
             w.WriteNumber("seconds", result.Elapsed.TotalSeconds);
+            w.WriteString("dtype", ComputePrecisions.ShortName(result.DType));
+            w.WriteStartObject("timings");
+            w.WriteNumber("load_s", loadTime.TotalSeconds);
+            w.WriteNumber("encode_s", result.Timings.Encode.TotalSeconds);
+            w.WriteNumber("denoise_s", result.Timings.Denoise.TotalSeconds);
+            w.WriteNumber("decode_s", result.Timings.Decode.TotalSeconds);
+            w.WriteEndObject();
             w.WriteStartArray("warnings");
             foreach (var warning in result.Warnings) w.WriteStringValue(warning);
             w.WriteEndArray();

@@ -176,7 +176,7 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <summary>
     /// Builds and loads the four modules. Weights are read one tensor at a time from the memory mapping directly in
     /// <paramref name="dtype"/> on <paramref name="device"/>. The VAE stays in float32 when <paramref name="dtype"/>
-    /// is half precision and its config sets force_upcast (SDXL's VAE overflows in fp16).
+    /// is float16 and its config sets force_upcast (SDXL's VAE overflows in fp16; bf16 has fp32's range, as in diffusers).
     /// </summary>
     /// <param name="device">Where to put the weights (default CPU).</param>
     /// <param name="dtype">Compute dtype (default float32).</param>
@@ -198,7 +198,7 @@ public sealed class SdxlCheckpoint : IDisposable
             foreach (var c in ComponentNames)
             {
                 progress?.Report(c);
-                var componentType = c == "vae" && type != torch.ScalarType.Float32 && Configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
+                var componentType = c == "vae" && type == torch.ScalarType.Float16 && Configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
                 var module = Build(c, Configs, torch.device("meta"));
                 modules[c] = module;
                 WeightLoader.Load(c, module, MapFor(c, WeightMap.ShapesOf(module).Keys), _sources[c], componentType, dev,

@@ -43,6 +43,7 @@ internal sealed class GenerationRun
         var generator = _r.Generator ?? ownGenerator!;
 
         var (embeds, conditioning) = Conditioning(width, height);
+        var encoded = _clock.Elapsed;
         var scheduler = _r.Scheduler ?? _p.Scheduler;
         var run = scheduler.SetTimesteps(_r.Steps, _r.InitImage is null ? 1.0 : _r.Strength);
         var latents = InitialLatents(run, width, height, generator);
@@ -58,6 +59,7 @@ internal sealed class GenerationRun
 
         // The loop's freed activations would otherwise stay in the C heap through the decode, the peak of a generation.
         Runtime.NativeHeap.Trim();
+        var denoised = _clock.Elapsed;
         var decoded = _p.Decoder.Decode(latents, _r.Tiling);
         if (!decoded.isfinite().all().item<bool>())
             throw new NonFiniteOutputException($"The decoded image holds NaN or infinite values ({_p.Decoder.Name}, dtype {DType}). " +
@@ -70,7 +72,10 @@ internal sealed class GenerationRun
             imageTensor = unit.cpu().DetachFromDisposeScope();
             finalLatents = latents.to(torch.ScalarType.Float32).cpu().DetachFromDisposeScope();
         }
-        return new GenerationResult(images, seed, run.Timesteps, _warnings, imageTensor, finalLatents, _clock.Elapsed);
+        var elapsed = _clock.Elapsed;
+        if (_p.Precision.Warning is { } slow) _warnings.Add(slow);
+        return new GenerationResult(images, seed, run.Timesteps, _warnings, imageTensor, finalLatents, elapsed, DType,
+            new GenerationTimings(encoded, denoised - encoded, elapsed - denoised));
     }
 
     private (int Width, int Height) Validate()

@@ -43,6 +43,7 @@ public sealed class SdxlPipeline : IDisposable
         Scheduler = scheduler ?? new LcmScheduler();
         _promptEncoder = new SdxlPromptEncoder(tokenizer, models.TextEncoder, tokenizer2, models.TextEncoder2);
         _decoder = new VaeLatentDecoder(models.Vae);
+        Precision = new PrecisionChoice(models.DType, "given models");
     }
 
     /// <summary>
@@ -63,10 +64,11 @@ public sealed class SdxlPipeline : IDisposable
             var schedulerConfig = folder is not null && File.Exists(Path.Combine(folder, "scheduler", "scheduler_config.json"))
                 ? SchedulerConfig.FromJson(Path.Combine(folder, "scheduler", "scheduler_config.json"))
                 : null;
-            var models = checkpoint.Load(options.Device, options.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder);
+            var precision = ComputePrecisions.Choose(options.Precision, options.Device);
+            var models = checkpoint.Load(options.Device, precision.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder);
             // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it, and
             // the VAE encoder is read from it on first use.
-            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint };
+            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint, Precision = precision };
             pipeline._decoder = new VaeLatentDecoder(models.Vae, checkpoint.LoadVaeEncoder);
             return pipeline;
         }
@@ -106,6 +108,9 @@ public sealed class SdxlPipeline : IDisposable
 
     /// <summary>The modules.</summary>
     public SdxlModels Models { get; }
+
+    /// <summary>The compute dtype of the models, why it was chosen, and a warning when it will be slow here.</summary>
+    public PrecisionChoice Precision { get; private init; }
 
     /// <summary>Tokenizer of text encoder 1.</summary>
     public ClipTokenizer Tokenizer { get; }

@@ -1,6 +1,7 @@
 using LcmLora.IO;
 using LcmLora.Models;
 using LcmLora.Pipelines;
+using LcmLora.Tests.Pipelines;
 using TorchSharp;
 using Xunit;
 
@@ -28,7 +29,7 @@ public class LoraOutputParityTests
     [MemberData(nameof(Cases))]
     public void FusedOutputsMatchAndUnfuseRestoresTheBase(string caseName, string[] files, double[] weights, bool singleFile)
     {
-        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors") : Fixtures.Path("tiny-sdxl", "diffusers"));
+        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors") : Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
         var before = Snapshot(pipeline.Models);
         for (var i = 0; i < files.Length; i++) pipeline.Loras.Add(files[i], Fixtures.Path("lora", files[i] + ".safetensors"), weights[i]);
         pipeline.Loras.Fuse();
@@ -41,7 +42,7 @@ public class LoraOutputParityTests
     [Fact]
     public void ReweightingAfterFusionDoesNotNeedTheFileAndCyclesStayExact()
     {
-        using var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"));
+        using var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
         var before = Snapshot(pipeline.Models);
         pipeline.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"), 1.0);
         pipeline.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.3);

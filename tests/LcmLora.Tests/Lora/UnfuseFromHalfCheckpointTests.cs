@@ -1,5 +1,6 @@
 using LcmLora.IO;
 using LcmLora.Pipelines;
+using LcmLora.Tests.Pipelines;
 using TorchSharp;
 using Xunit;
 
@@ -19,7 +20,7 @@ public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
         using (var scope = torch.NewDisposeScope())
             SafeTensorsWriter.Save(half, source.Tensors.ToDictionary(t => t.Name, t => source.Read(t.Name).to(torch.ScalarType.Float16)));
 
-        using var pipeline = SdxlPipeline.Load(half);
+        using var pipeline = SdxlPipeline.Load(half, TinyPipelines.Fp32);
         var before = Snapshot(pipeline);
         pipeline.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
         pipeline.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.8);

@@ -26,8 +26,8 @@ public sealed class LazyVaeEncoderTests
     public void EncoderIsLoadedOnFirstImageToImageAndGivesTheEagerResult(bool singleFile)
     {
         var path = singleFile ? Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors") : Fixtures.Path("tiny-sdxl", "diffusers");
-        using var lazy = SdxlPipeline.Load(path);
-        using var eager = SdxlPipeline.Load(path, new PipelineOptions { PreloadVaeEncoder = true });
+        using var lazy = SdxlPipeline.Load(path, TinyPipelines.Fp32);
+        using var eager = SdxlPipeline.Load(path, TinyPipelines.Fp32 with { PreloadVaeEncoder = true });
         Assert.False(lazy.Models.Vae.HasEncoderWeights);
         Assert.True(eager.Models.Vae.HasEncoderWeights);
         Assert.True(lazy.Decoder.CanEncode);
