@@ -32,7 +32,8 @@ public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
         foreach (var (key, value) in before) TensorAssert.Identical(value, after[key], key);
     }
 
-    private static Dictionary<string, torch.Tensor> Snapshot(SdxlPipeline pipeline) =>
+    /// <summary>Copies of every UNet and text-encoder weight, by component-qualified name.</summary>
+    internal static Dictionary<string, torch.Tensor> Snapshot(SdxlPipeline pipeline) =>
         pipeline.Models.Components.Where(c => c.Key != "vae")
             .SelectMany(c => c.Value.state_dict().Select(kv => (Key: c.Key + "." + kv.Key, Value: kv.Value.detach().clone())))
             .ToDictionary(x => x.Key, x => x.Value);
