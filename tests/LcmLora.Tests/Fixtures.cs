@@ -11,6 +11,12 @@ public static class Fixtures
     /// <summary>A path under the fixtures folder.</summary>
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
 
+    /// <summary>The tiny SDXL in the original single-file layout; its open config fields need <see cref="TinyConfigDir"/>.</summary>
+    public static string TinySgm => Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors");
+
+    /// <summary>The tiny SDXL's diffusers folder: the configs for <see cref="TinySgm"/> (heads and widths no released model has).</summary>
+    public static string TinyConfigDir => Path("tiny-sdxl", "diffusers");
+
     /// <summary>The repository root (the folder holding LcmLora.sln).</summary>
     public static string RepoRoot
     {

@@ -16,7 +16,8 @@ public static class GenerateCommand
 {
     private sealed class Options
     {
-        public Option<string?> Model { get; } = new("--model") { Description = "An SDXL .safetensors single file, a diffusers folder, or a Hugging Face repo id found in the local cache. Default: a built-in tiny random-weights model (for trying the CLI; it draws noise, not pictures)." };
+        public Option<string?> Model { get; } = new("--model") { Description = "An SDXL .safetensors single file, a diffusers folder, or a Hugging Face repo id (org/name or org/name/file.safetensors), downloaded into the Hugging Face cache on first use. Default: a built-in tiny random-weights model (for trying the CLI; it draws noise, not pictures)." };
+        public Option<string?> Variant { get; } = new("--variant") { Description = "For a --model repo id: the weight variant to download, e.g. fp16 (half the download)." };
         public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "Tokenizer folder of text encoder 1 (default: the model folder's tokenizer/, else built in)." };
         public Option<string?> Tokenizer2 { get; } = new("--tokenizer-2") { Description = "Tokenizer folder of text encoder 2 (default: the model folder's tokenizer_2/, else built in)." };
         public Option<string> Prompt { get; } = new("--prompt") { Description = "What to draw.", Required = true };
@@ -42,6 +43,9 @@ public static class GenerateCommand
         public Option<bool> Chunk { get; } = new("--chunk-prompts") { Description = "Encode prompts longer than 77 tokens in chunks instead of truncating." };
         public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds, dtype, timings) on standard output." };
         public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
+        public Option<bool> Force { get; } = OutputOptions.Force();
+        public Option<string?> Config { get; } = ConfigOption.Create();
+        public Option<string?> Unet { get; } = new("--unet") { Description = "Replace the model's UNet: a diffusers unet/ folder or a single file (e.g. a full LCM UNet such as latent-consistency/lcm-sdxl, used with SDXL base's other parts)." };
         public ModelOptions Runtime { get; } = new();
     }
 
@@ -52,46 +56,54 @@ public static class GenerateCommand
         var cmd = new Command("generate", "Generate images from a prompt (LCM, 4 steps, guidance 1 by default).\n\n" +
             "Examples:\n" +
             "  lcmlora generate --prompt \"a lighthouse at dusk\"                       (built-in tiny model)\n" +
+            "  lcmlora generate --model stabilityai/stable-diffusion-xl-base-1.0 --variant fp16 --lora latent-consistency/lcm-lora-sdxl --prompt \"a lighthouse at dusk\"\n" +
             "  lcmlora generate --model sd_xl_base_1.0.safetensors --lora lcm-lora-sdxl.safetensors --prompt \"a lighthouse at dusk\" --seed 42 --width 512 --height 512\n" +
             "  lcmlora generate --model ./sdxl --lora lcm.safetensors --lora papercut.safetensors:0.8 --prompt \"papercut, a fox\" --out fox.png\n" +
             "  lcmlora generate --model ./sdxl --vae ./taesdxl --preview-dir previews --prompt \"a cabin\"");
         o.Scheduler.AcceptOnlyFromAmong("lcm", "euler");
         o.Tiling.AcceptOnlyFromAmong("on", "off", "auto");
-        foreach (Option opt in new Option[] { o.Model, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
-                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet })
+        foreach (Option opt in new Option[] { o.Model, o.Variant, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
+                     o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Force, o.Config, o.Unet })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
         cmd.SetAction((parse, ct) => Task.Run(() => Run(parse, o, ct), ct));
         return cmd;
     }
 
+    /// <summary>The request properties and the options that set them, for messages.</summary>
+    private static readonly Dictionary<string, string> OptionOf = new()
+    {
+        [nameof(GenerationRequest.Steps)] = "--steps",
+        [nameof(GenerationRequest.GuidanceScale)] = "--guidance",
+        [nameof(GenerationRequest.Width)] = "--width",
+        [nameof(GenerationRequest.Height)] = "--height",
+        [nameof(GenerationRequest.BatchSize)] = "--batch",
+        [nameof(GenerationRequest.Strength)] = "--strength",
+        [nameof(GenerationRequest.ClipSkip)] = "--clip-skip",
+    };
+
     private static int Run(ParseResult parse, Options o, CancellationToken ct)
     {
         var quiet = parse.GetValue(o.Quiet) || parse.GetValue(o.Json);
         ComputeThreads.Apply(parse.GetValue(o.Runtime.Threads));
         var modelArg = parse.GetValue(o.Model);
-        var model = modelArg is null ? BuiltInModels.TinyRandomFolder() : LcmLora.Checkpoints.HuggingFaceCache.Resolve(modelArg);
+        var model = modelArg is null ? BuiltInModels.TinyRandomFolder() : HubReferences.Model(modelArg, quiet, ct, parse.GetValue(o.Variant));
         if (modelArg is null && !quiet) Console.Error.WriteLine("lcmlora: no --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
         var options = new PipelineOptions
         {
             Device = ModelOptions.ParseDevice(parse.GetValue(o.Runtime.Device)!),
             Precision = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
+            ConfigDir = parse.GetValue(o.Config),
+            UNetPath = parse.GetValue(o.Unet),
             TokenizerDir = parse.GetValue(o.Tokenizer),
             Tokenizer2Dir = parse.GetValue(o.Tokenizer2),
         };
-        var precision = ComputePrecisions.Choose(options.Precision, options.Device);
-        if (!quiet) Console.Error.WriteLine($"lcmlora: dtype {precision.Name} ({precision.Reason})");
-        if (precision.Warning is { } slow) Console.Error.WriteLine($"lcmlora: warning: {slow}");
-        var loadClock = System.Diagnostics.Stopwatch.StartNew();
-        using var pipeline = StepProgress.Run("load", 4, quiet, update =>
-        {
-            var done = 0;
-            return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) });
-        });
-        var loadTime = loadClock.Elapsed;
-        LoraOptions.Apply(pipeline, parse.GetValue(o.Lora) ?? [], quiet);
-        ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), parse.GetValue(o.PreviewDir), options);
 
+        // Everything that can be checked without the weights is checked before they load (a full-size load takes up
+        // to a minute): options, output paths, LoRA and decoder files (headers only), the size for this model, steps.
+        var loras = LoraOptions.ParseAndCheck(parse.GetValue(o.Lora) ?? [], quiet, ct);
+        var previewDir = parse.GetValue(o.PreviewDir);
+        CheckDecoders(parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), previewDir);
         using var latents = parse.GetValue(o.Latents) is { } latentsPath ? ReadLatents(latentsPath) : null;
         var request = new GenerationRequest
         {
@@ -103,7 +115,6 @@ public static class GenerateCommand
             Width = parse.GetValue(o.Width),
             Height = parse.GetValue(o.Height),
             BatchSize = parse.GetValue(o.Batch),
-            Scheduler = SchedulerFactory.Create(parse.GetValue(o.Scheduler)!, pipeline.Scheduler.Config),
             Latents = latents,
             InitImage = parse.GetValue(o.InitImage) is { } init ? PngCodec.Load(init) : null,
             Strength = parse.GetValue(o.Strength),
@@ -112,15 +123,86 @@ public static class GenerateCommand
             ReturnTensors = parse.GetValue(o.SaveTensor) is not null,
             Tiling = parse.GetValue(o.Tiling) switch { "on" => VaeTiling.On, "off" => VaeTiling.Off, _ => VaeTiling.Auto },
         };
-        var previewDir = parse.GetValue(o.PreviewDir);
-        using var result = StepProgress.Run("steps", request.Steps, quiet, update =>
-            pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
+        var files = OutputNames(parse.GetValue(o.Out)!, request.BatchSize);
+        var force = parse.GetValue(o.Force);
+        foreach (var f in files) OutputOptions.Check("--out", f, force);
+        if (parse.GetValue(o.SaveTensor) is { } tensorOut) OutputOptions.Check("--save-tensor", tensorOut, force);
+        int sizeMultiple;
+        using (var checkpoint = LcmLora.Checkpoints.SdxlCheckpoint.Open(model, options.Configs, options.Variant, options.ConfigDir)) sizeMultiple = checkpoint.Configs.SizeMultiple;
+        try { request.Validate(sizeMultiple); }
+        catch (InvalidRequestException e) when (OptionOf.ContainsKey(e.Property)) { throw new LcmLoraInputException($"{OptionOf[e.Property]}: {e.Problem}", e); }
+        request = request with { Scheduler = CheckedScheduler(parse.GetValue(o.Scheduler)!, model, request) };
+
+        var precision = ComputePrecisions.Choose(options.Precision, options.Device);
+        if (!quiet) Console.Error.WriteLine($"lcmlora: dtype {precision.Name} ({precision.Reason})");
+        if (precision.Warning is { } slow) Console.Error.WriteLine($"lcmlora: warning: {slow}");
+        var loadClock = System.Diagnostics.Stopwatch.StartNew();
+        using var pipeline = StepProgress.Run("load", 4, quiet, update =>
+        {
+            var done = 0;
+            return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) }, ct);
+        });
+        var loadTime = loadClock.Elapsed;
+        LoraOptions.Apply(pipeline, loras, quiet, ct);
+        ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), previewDir, options);
+        ct.ThrowIfCancellationRequested();
+
+        using var result = Generate(pipeline, request, previewDir, quiet, loras, ct);
         foreach (var w in result.Warnings.Where(w => w != precision.Warning)) Console.Error.WriteLine($"lcmlora: warning: {w}");
-        var files = WriteImages(result, parse.GetValue(o.Out)!);
+        for (var i = 0; i < files.Count; i++)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(files[i]))!);
+            PngCodec.Save(result.Images[i], files[i]);
+        }
         if (parse.GetValue(o.SaveTensor) is { } tensorPath)
             SafeTensorsWriter.Save(tensorPath, new Dictionary<string, torch.Tensor> { ["image"] = result.ImageTensor!, ["latents"] = result.Latents! });
         Report(parse.GetValue(o.Json), files, result, loadTime);
         return ExitCodes.Ok;
+    }
+
+    private static GenerationResult Generate(SdxlPipeline pipeline, GenerationRequest request, string? previewDir, bool quiet, IReadOnlyList<LcmLora.Lora.LoraSpec> loras, CancellationToken ct)
+    {
+        try
+        {
+            return StepProgress.Run("steps", request.Steps, quiet, update => pipeline.Generate(request, new StepProgress.Steps(update, previewDir), ct));
+        }
+        catch (NonFiniteOutputException e) when (loras.Count > 0)
+        {
+            // The user chose the LoRAs and their weights: NaN or infinite pixels from them are bad input, not a bug.
+            throw new LcmLoraInputException($"--lora {LoraOptions.Describe(loras)}: the image holds NaN or infinite values. " +
+                "A weight this large (or a broken LoRA) overflows the model; use weights between about -2 and 2.", e);
+        }
+    }
+
+    /// <summary>The scheduler for the request, its timesteps computed once to check --steps (and --strength) against
+    /// this model's scheduler configuration before anything loads.</summary>
+    private static IScheduler CheckedScheduler(string name, string model, GenerationRequest request)
+    {
+        var scheduler = SchedulerFactory.Create(name, SchedulerConfig.ForModel(model));
+        try
+        {
+            scheduler.SetTimesteps(request.Steps, request.InitImage is null ? 1.0 : request.Strength);
+        }
+        catch (InvalidTimestepsException e)
+        {
+            var strength = request.InitImage is null ? "" : $" --strength {request.Strength.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+            var alternative = name == "lcm" ? ", or --scheduler euler for longer schedules" : "";
+            throw new LcmLoraInputException($"--steps {request.Steps}{strength} with --scheduler {name}: {e.Message} " +
+                $"Change --steps{(request.InitImage is null ? "" : " or --strength")}{alternative}.", e);
+        }
+        return scheduler;
+    }
+
+    /// <summary>Previews need TAESD-XL: --preview-taesd, or --vae when it is TAESD (decided from the headers).</summary>
+    private static void CheckDecoders(string? vae, string? previewTaesd, string? previewDir)
+    {
+        var vaeKind = vae is null ? (LatentDecoderKind?)null : LatentDecoders.Detect(vae);
+        if (previewTaesd is not null && LatentDecoders.Detect(previewTaesd) != LatentDecoderKind.Taesd)
+            throw new LcmLoraInputException($"--preview-taesd {previewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+        if (previewDir is null) return;
+        if (previewTaesd is null && vaeKind != LatentDecoderKind.Taesd)
+            throw new LcmLoraInputException("--preview-dir needs TAESD-XL: pass --preview-taesd PATH (or --vae PATH when it is TAESD).");
+        if (File.Exists(previewDir)) throw new LcmLoraInputException($"--preview-dir {previewDir}: is a file; give a folder.");
     }
 
     private static void ConfigureDecoders(SdxlPipeline pipeline, string? vae, string? previewTaesd, string? previewDir, PipelineOptions options)
@@ -128,11 +210,7 @@ public static class GenerateCommand
         if (vae is not null) pipeline.Decoder = LatentDecoders.Load(vae, options.Device);
         if (previewDir is null) return;
         Directory.CreateDirectory(previewDir);
-        pipeline.PreviewDecoder = previewTaesd is not null ? LatentDecoders.Load(previewTaesd, options.Device)
-            : pipeline.Decoder is TaesdLatentDecoder taesd ? taesd
-            : throw new LcmLoraInputException("--preview-dir needs TAESD-XL: pass --preview-taesd PATH (or --vae PATH when it is TAESD).");
-        if (pipeline.PreviewDecoder is not TaesdLatentDecoder)
-            throw new LcmLoraInputException($"--preview-taesd {previewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+        pipeline.PreviewDecoder = previewTaesd is not null ? LatentDecoders.Load(previewTaesd, options.Device) : pipeline.Decoder;
     }
 
     private static torch.Tensor ReadLatents(string path)
@@ -142,18 +220,12 @@ public static class GenerateCommand
         return file.Read("latents", torch.ScalarType.Float32);
     }
 
-    private static List<string> WriteImages(GenerationResult result, string outPath)
+    /// <summary>The PNG names: <paramref name="outPath"/> itself for one image, name_0.png, name_1.png... for a batch.</summary>
+    private static List<string> OutputNames(string outPath, int count)
     {
-        var files = new List<string>();
-        for (var i = 0; i < result.Images.Count; i++)
-        {
-            var path = result.Images.Count == 1 ? outPath
-                : Path.Combine(Path.GetDirectoryName(outPath) ?? "", $"{Path.GetFileNameWithoutExtension(outPath)}_{i}{Path.GetExtension(outPath)}");
-            if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir) Directory.CreateDirectory(dir);
-            PngCodec.Save(result.Images[i], path);
-            files.Add(path);
-        }
-        return files;
+        if (count == 1) return [outPath];
+        var dir = Path.GetDirectoryName(outPath) ?? "";
+        return [.. Enumerable.Range(0, Math.Max(count, 0)).Select(i => Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(outPath)}_{i}{Path.GetExtension(outPath)}"))];
     }
 
     private static void Report(bool json, List<string> files, GenerationResult result, TimeSpan loadTime)

@@ -7,39 +7,48 @@ using LcmLora.Lora;
 namespace LcmLora.Cli.Commands;
 
 /// <summary>
-/// <c>lcmlora inspect PATH [--model MODEL] [--json]</c>: what a file or folder is, from headers only. A safetensors file
-/// lists its tensors; an SDXL checkpoint (single file or diffusers folder) also gets its layout and per-component
-/// mapping report; a LoRA gets its format, rank/alpha summary and, with --model, how it matches that model.
+/// <c>lcmlora inspect PATH [--model MODEL] [--tensors] [--json]</c>: what a file or folder is, from headers only. A
+/// summary by default: an SDXL checkpoint (single file or diffusers folder) gets its layout and per-component mapping
+/// report, a LoRA its format, rank/alpha summary and, with --model, how it matches that model, any other safetensors
+/// file its tensor and parameter counts. --tensors adds every tensor of a single file.
 /// </summary>
 public static class InspectCommand
 {
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors) or a diffusers folder." };
+        var path = new Argument<string>("PATH") { Description = "A .safetensors file (checkpoint, LoRA or any tensors), a diffusers folder, or a Hugging Face repo id (downloaded on first use)." };
         var model = new Option<string?>("--model") { Description = "For a LoRA: the SDXL checkpoint to match it against." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var config = ConfigOption.Create();
+        var tensors = new Option<bool>("--tensors") { Description = "Also list every tensor of a single file (name, dtype, shape)." };
         var cmd = new Command("inspect", "Describe a checkpoint, LoRA or tensor file from its headers (seconds, little memory, even for 7 GB files).\n\n" +
-            "Examples:\n  lcmlora inspect sd_xl_base_1.0.safetensors --json\n  lcmlora inspect ./sdxl-diffusers-folder\n" +
+            "Examples:\n  lcmlora inspect sd_xl_base_1.0.safetensors --json\n  lcmlora inspect ./sdxl-diffusers-folder\n  lcmlora inspect embeddings.safetensors --tensors\n" +
             "  lcmlora inspect lcm-lora-sdxl.safetensors --model sd_xl_base_1.0.safetensors --json")
         {
-            path, model, json,
+            path, model, tensors, json, config,
         };
-        cmd.SetAction(parse => Run(HuggingFaceCache.Resolve(parse.GetRequiredValue(path)), parse.GetValue(model), parse.GetValue(json)));
+        cmd.SetAction((parse, ct) => Task.Run(() =>
+        {
+            ConfigDir = parse.GetValue(config);
+            return Run(HubReferences.Model(parse.GetRequiredValue(path), parse.GetValue(json), ct), parse.GetValue(model), parse.GetValue(json),
+                parse.GetValue(tensors), ct);
+        }, ct));
         return cmd;
     }
 
-    private static int Run(string path, string? model, bool json)
+    private static int Run(string path, string? model, bool json, bool tensors, CancellationToken ct)
     {
         if (Directory.Exists(path)) return InspectModel(path, null, json);
         using var file = SafeTensorsFile.Open(path);
+        var listed = tensors ? file : null;
         if (file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
-            return InspectModel(path, file, json);
+            return InspectModel(path, listed, json);
         using var lora = TryOpenLora(path);
-        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, model is null ? null : HuggingFaceCache.Resolve(model), json);
+        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, listed, model is null ? null : HubReferences.Model(model, json, ct), json);
         if (model is not null) throw new LcmLoraInputException($"{path}: --model is for LoRA files, and this file holds no LoRA modules.");
-        if (json) InspectOutput.TensorsJson(file, null);
-        else InspectOutput.TensorsText(file);
+        if (json) InspectOutput.FileJson(file, tensors, null);
+        else InspectOutput.FileText(file, tensors);
         return ExitCodes.Ok;
     }
 
@@ -49,29 +58,32 @@ public static class InspectCommand
         catch (LoraFormatException) { return null; }
     }
 
+    // --config of the running command (one command runs per process).
+    private static string? ConfigDir;
+
     private static int InspectModel(string path, SafeTensorsFile? file, bool json)
     {
-        using var checkpoint = SdxlCheckpoint.Open(path);
+        using var checkpoint = SdxlCheckpoint.OpenForInspection(path, ConfigDir);
         var reports = checkpoint.Inspect();
         if (json)
         {
-            if (file is not null) InspectOutput.TensorsJson(file, w => InspectOutput.ModelJson(w, checkpoint, reports));
+            if (file is not null) InspectOutput.FileJson(file, true, w => InspectOutput.ModelJson(w, checkpoint, reports));
             else InspectOutput.ModelOnlyJson(checkpoint, reports);
         }
         else
         {
-            if (file is not null) InspectOutput.TensorsText(file);
+            if (file is not null) InspectOutput.FileText(file, true);
             InspectOutput.ModelText(checkpoint, reports);
         }
         return ExitCodes.Ok;
     }
 
-    private static int InspectLora(LoraFile lora, string? modelPath, bool json)
+    private static int InspectLora(LoraFile lora, SafeTensorsFile? file, string? modelPath, bool json)
     {
         LoraMatchResult? match = null;
         if (modelPath is not null)
         {
-            using var checkpoint = SdxlCheckpoint.Open(modelPath);
+            using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: ConfigDir);
             var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>();
             foreach (var c in new[] { "unet", "text_encoder", "text_encoder_2" })
             {
@@ -82,8 +94,12 @@ public static class InspectCommand
             try { match = LoraMatcher.Match(lora, new LoraNameMap(shapes, layers), LoraMatchMode.Lenient); }
             catch (LoraMismatchException e) { match = e.Result; }
         }
-        if (json) InspectOutput.LoraJson(lora, match);
-        else InspectOutput.LoraText(lora, match);
+        if (json) InspectOutput.LoraJson(lora, match, file);
+        else
+        {
+            if (file is not null) InspectOutput.FileText(file, true);
+            InspectOutput.LoraText(lora, match);
+        }
         return ExitCodes.Ok;
     }
 }

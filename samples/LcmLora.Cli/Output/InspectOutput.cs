@@ -9,40 +9,55 @@ namespace LcmLora.Cli.Output;
 /// <summary>Text and JSON renderings for <c>lcmlora inspect</c>.</summary>
 public static class InspectOutput
 {
-    /// <summary>Every tensor as a table, then counts and metadata.</summary>
-    public static void TensorsText(SafeTensorsFile file)
+    /// <summary>Counts, dtypes and metadata of a safetensors file; with <paramref name="tensors"/>, every tensor as a table first.</summary>
+    public static void FileText(SafeTensorsFile file, bool tensors)
     {
-        var table = new Table().AddColumns("name", "dtype", "shape");
-        foreach (var t in file.Tensors) table.AddRow(Markup.Escape(t.Name), t.DType.ToString(), Markup.Escape(t.ShapeText));
-        Terminal.Out.Write(table);
-        Terminal.Out.MarkupLine($"[bold]{file.Tensors.Count}[/] tensors, [bold]{file.Tensors.Sum(t => t.ElementCount):N0}[/] parameters");
+        var output = Terminal.Out;
+        if (tensors)
+        {
+            var table = new Table().AddColumns("name", "dtype", "shape");
+            foreach (var t in file.Tensors) table.AddRow(Terminal.Escape(t.Name), t.DType.ToString(), Terminal.Escape(t.ShapeText));
+            output.Write(table);
+        }
+        var dtypes = file.Tensors.GroupBy(t => t.DType).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} x{g.Count()}");
+        output.MarkupLine($"[bold]{file.Tensors.Count}[/] tensors ({Terminal.Escape(string.Join(", ", dtypes))}), [bold]{file.Tensors.Sum(t => t.ElementCount):N0}[/] parameters" +
+            (tensors ? "" : " (--tensors lists them)"));
         foreach (var (k, v) in file.Metadata)
-            Terminal.Out.MarkupLine($"metadata [grey]{Markup.Escape(k)}[/] = {Markup.Escape(v.Length > 200 ? v[..200] + "..." : v)}");
+            output.MarkupLine($"metadata [grey]{Terminal.Escape(k)}[/] = {Terminal.Escape(v.Length > 200 ? v[..200] + "..." : v)}");
     }
 
-    /// <summary>The tensor listing as JSON, with optional extra members (a model report).</summary>
-    public static void TensorsJson(SafeTensorsFile file, Action<Utf8JsonWriter>? extra) => JsonOutput.Write(w =>
+    /// <summary>A file's counts and metadata as JSON (<c>"path"</c>, <c>"tensor_count"</c>, <c>"parameters"</c>, <c>"metadata"</c>),
+    /// with <c>"tensors"</c> when asked and optional extra members (a model report).</summary>
+    public static void FileJson(SafeTensorsFile file, bool tensors, Action<Utf8JsonWriter>? extra) => JsonOutput.Write(w =>
     {
         w.WriteStartObject();
-        w.WriteString("file", file.FilePath);
+        w.WriteString("path", file.FilePath);
         extra?.Invoke(w);
+        FileMembers(w, file, tensors);
+        w.WriteEndObject();
+    });
+
+    private static void FileMembers(Utf8JsonWriter w, SafeTensorsFile file, bool tensors)
+    {
         w.WriteNumber("tensor_count", file.Tensors.Count);
         w.WriteNumber("parameters", file.Tensors.Sum(t => t.ElementCount));
-        w.WriteStartArray("tensors");
-        foreach (var t in file.Tensors)
+        if (tensors)
         {
-            w.WriteStartObject();
-            w.WriteString("name", t.Name);
-            w.WriteString("dtype", t.DType.ToString());
-            WriteShape(w, "shape", t.Shape);
-            w.WriteEndObject();
+            w.WriteStartArray("tensors");
+            foreach (var t in file.Tensors)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", t.Name);
+                w.WriteString("dtype", t.DType.ToString());
+                WriteShape(w, "shape", t.Shape);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
         }
-        w.WriteEndArray();
         w.WriteStartObject("metadata");
         foreach (var (k, v) in file.Metadata) w.WriteString(k, v);
         w.WriteEndObject();
-        w.WriteEndObject();
-    });
+    }
 
     /// <summary>A folder's model report as JSON.</summary>
     public static void ModelOnlyJson(SdxlCheckpoint checkpoint, IReadOnlyList<MappingReport> reports) => JsonOutput.Write(w =>
@@ -57,6 +72,18 @@ public static class InspectOutput
     public static void ModelJson(Utf8JsonWriter w, SdxlCheckpoint checkpoint, IReadOnlyList<MappingReport> reports)
     {
         w.WriteString("layout", checkpoint.Layout.Name());
+        w.WriteString("family", checkpoint.Family.Name);
+        w.WriteStartObject("configs");
+        foreach (var c in checkpoint.ConfigReports)
+        {
+            w.WriteStartObject(c.Component);
+            w.WritePropertyName("config");
+            c.Config.WriteTo(w);
+            WriteList(w, "missing", c.Missing);
+            if (c.Problem is not null) w.WriteString("problem", c.Problem);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
         w.WriteStartObject("components");
         foreach (var r in reports)
         {
@@ -74,25 +101,31 @@ public static class InspectOutput
     public static void ModelText(SdxlCheckpoint checkpoint, IReadOnlyList<MappingReport> reports)
     {
         Terminal.Out.MarkupLine($"[bold]SDXL checkpoint[/], layout [bold]{checkpoint.Layout.Name()}[/]");
-        foreach (var r in reports)
+        // "other" collects keys that belong to no component: worth a line only when there are any.
+        foreach (var r in reports.Where(r => !(r.Component == "other" && r.Parameters == 0 && r.IsComplete)))
         {
             var status = r.IsComplete ? "[green]maps completely[/]" : "[red]does not map[/]";
             Terminal.Out.MarkupLine($"  {r.Component}: {r.Parameters:N0} parameters, {status}");
             foreach (var (label, items) in new[] { ("missing", r.Missing), ("unexpected", r.Unexpected), ("shape mismatch", r.ShapeMismatches) })
-                foreach (var item in items.Take(20)) Terminal.Out.MarkupLine($"    {label}: {Markup.Escape(item)}");
+                foreach (var item in items.Take(20)) Terminal.Out.MarkupLine($"    {label}: {Terminal.Escape(item)}");
         }
     }
 
     /// <summary>A LoRA summary (and match report) as JSON: <c>{"lora": {format, modules, matched, unmatched, shape_mismatches, ...}}</c>.</summary>
-    public static void LoraJson(LoraFile lora, LoraMatchResult? match) => JsonOutput.Write(w =>
+    public static void LoraJson(LoraFile lora, LoraMatchResult? match, SafeTensorsFile? tensors = null) => JsonOutput.Write(w =>
     {
         w.WriteStartObject();
-        w.WriteString("file", lora.Source);
+        w.WriteString("path", lora.Source);
+        if (tensors is not null) FileMembers(w, tensors, true);
         w.WriteStartObject("lora");
         w.WriteString("format", lora.Format.ToString());
         w.WriteNumber("modules", lora.Modules.Count);
-        WriteList(w, "ranks", lora.Modules.Where(m => m.Rank > 0).Select(m => m.Rank).Distinct().Order().Select(r => r.ToString()).ToList());
-        WriteList(w, "alphas", lora.Modules.Where(m => m.Alpha is not null).Select(m => m.Alpha!.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList());
+        w.WriteStartArray("ranks");
+        foreach (var rank in lora.Modules.Where(m => m.Rank > 0).Select(m => m.Rank).Distinct().Order()) w.WriteNumberValue(rank);
+        w.WriteEndArray();
+        w.WriteStartArray("alphas");
+        foreach (var alpha in lora.Modules.Where(m => m.Alpha is not null).Select(m => m.Alpha!.Value).Distinct().Order()) w.WriteNumberValue(alpha);
+        w.WriteEndArray();
         if (match is not null)
         {
             w.WriteNumber("matched", match.Matches.Count);
@@ -116,13 +149,13 @@ public static class InspectOutput
     /// <summary>A LoRA summary (and match report) as text.</summary>
     public static void LoraText(LoraFile lora, LoraMatchResult? match)
     {
-        Terminal.Out.MarkupLine($"[bold]LoRA[/] {Markup.Escape(lora.Source)}: {Markup.Escape(lora.Format.ToString())}, {lora.Modules.Count} modules");
+        Terminal.Out.MarkupLine($"[bold]LoRA[/] {Terminal.Escape(lora.Source)}: {Terminal.Escape(lora.Format.ToString())}, {lora.Modules.Count} modules");
         var ranks = lora.Modules.Where(m => m.Rank > 0).GroupBy(m => m.Rank).OrderBy(g => g.Key).Select(g => $"rank {g.Key} x{g.Count()}");
-        Terminal.Out.MarkupLine($"  {Markup.Escape(string.Join(", ", ranks))}");
+        Terminal.Out.MarkupLine($"  {Terminal.Escape(string.Join(", ", ranks))}");
         var alphas = lora.Modules.Where(m => m.Alpha is not null).Select(m => m.Alpha!.Value).Distinct().ToList();
-        Terminal.Out.MarkupLine($"  alpha: {(alphas.Count == 0 ? "none stored (alpha = rank)" : Markup.Escape(string.Join(", ", alphas)))}");
+        Terminal.Out.MarkupLine($"  alpha: {(alphas.Count == 0 ? "none stored (alpha = rank)" : Terminal.Escape(string.Join(", ", alphas)))}");
         if (match is null) return;
-        foreach (var r in match.Reports) Terminal.Out.MarkupLine($"  {Markup.Escape(r.ToString())}");
+        foreach (var r in match.Reports) Terminal.Out.MarkupLine($"  {Terminal.Escape(r.ToString())}");
     }
 
     private static void WriteShape(Utf8JsonWriter w, string name, long[] shape)

@@ -14,6 +14,12 @@ public static class ClipSgmKeyMap
     /// <summary>Key prefix of the OpenCLIP bigG text encoder (<c>text_encoder_2</c>) in an SGM file.</summary>
     public const string BigGPrefix = "conditioner.embedders.1.model.";
 
+    /// <summary>Key prefix of the SDXL refiner's only text encoder (OpenCLIP bigG, <c>text_encoder_2</c>).</summary>
+    public const string RefinerBigGPrefix = "conditioner.embedders.0.model.";
+
+    /// <summary>Key prefix of SD 1.x's CLIP-L (<c>text_encoder</c>) in the original LDM single file.</summary>
+    public const string LdmClipPrefix = "cond_stage_model.transformer.";
+
     private const string LayerPrefix = "text_model.encoder.layers.";
 
     private static readonly Dictionary<string, TensorRef> BigGTopLevel = new(StringComparer.Ordinal)
@@ -48,7 +54,8 @@ public static class ClipSgmKeyMap
 
     /// <summary>SDXL <c>text_encoder</c> (CLIP-L): our name with <see cref="ClipLPrefix"/> in front.</summary>
     /// <param name="ourNames">The parameter names of the CLIP-L <c>ClipTextModel</c> (its <c>state_dict()</c> keys).</param>
-    public static WeightMap ForClipL(IEnumerable<string> ourNames) => WeightMap.Identity(ourNames, ClipLPrefix);
+    /// <param name="prefix">The key prefix (SDXL <see cref="ClipLPrefix"/>, SD 1.x <see cref="LdmClipPrefix"/>).</param>
+    public static WeightMap ForClipL(IEnumerable<string> ourNames, string prefix = ClipLPrefix) => WeightMap.Identity(ourNames, prefix);
 
     /// <summary>
     /// SDXL <c>text_encoder_2</c> (OpenCLIP bigG) in open_clip names under <see cref="BigGPrefix"/>: q, k and v are
@@ -56,24 +63,25 @@ public static class ClipSgmKeyMap
     /// </summary>
     /// <param name="ourNames">The parameter names of the bigG <c>ClipTextModel</c> (its <c>state_dict()</c> keys).</param>
     /// <exception cref="ArgumentException">A name is not a CLIP text-encoder parameter.</exception>
-    public static WeightMap ForOpenClipBigG(IEnumerable<string> ourNames)
+    /// <param name="prefix">The key prefix (SDXL <see cref="BigGPrefix"/>, refiner <see cref="RefinerBigGPrefix"/>).</param>
+    public static WeightMap ForOpenClipBigG(IEnumerable<string> ourNames, string prefix = BigGPrefix)
     {
         var entries = new Dictionary<string, TensorRef>(StringComparer.Ordinal);
         foreach (var name in ourNames)
-            entries.Add(name, OpenClipRef(name));
-        return new WeightMap(entries, k => k.StartsWith(BigGPrefix, StringComparison.Ordinal), WeightMap.IsCommonlyIgnorable);
+            entries.Add(name, OpenClipRef(name, prefix));
+        return new WeightMap(entries, k => k.StartsWith(prefix, StringComparison.Ordinal), WeightMap.IsCommonlyIgnorable);
     }
 
-    private static TensorRef OpenClipRef(string ourName)
+    private static TensorRef OpenClipRef(string ourName, string prefix)
     {
-        if (BigGTopLevel.TryGetValue(ourName, out var top)) return top with { Key = BigGPrefix + top.Key };
+        if (BigGTopLevel.TryGetValue(ourName, out var top)) return top with { Key = prefix + top.Key };
         if (ourName.StartsWith(LayerPrefix, StringComparison.Ordinal))
         {
             var rest = ourName.AsSpan(LayerPrefix.Length);
             var dot = rest.IndexOf('.');
             if (dot > 0 && int.TryParse(rest[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var layer)
                 && BigGLayer.TryGetValue(rest[(dot + 1)..].ToString(), out var inLayer))
-                return inLayer with { Key = $"{BigGPrefix}transformer.resblocks.{layer}.{inLayer.Key}" };
+                return inLayer with { Key = $"{prefix}transformer.resblocks.{layer}.{inLayer.Key}" };
         }
         throw new ArgumentException($"'{ourName}' is not a parameter of a CLIP text encoder; no open_clip key is known for it.", nameof(ourName));
     }

@@ -51,9 +51,12 @@ public sealed class DiffusersFolder
     /// (e.g. "fp16") file; for a sharded checkpoint, every shard named in the index.
     /// </summary>
     /// <exception cref="LcmLoraInputException">No safetensors weights exist (only pickle .bin files, say).</exception>
-    public IReadOnlyList<string> WeightFiles(string component, string? variant = null)
+    public IReadOnlyList<string> WeightFiles(string component, string? variant = null) =>
+        WeightFilesIn(ComponentDir(component) ?? throw new LcmLoraInputException($"{Path.Combine(Root, component)}: component folder not found."), variant);
+
+    /// <summary>The safetensors weight files of one component folder (see <see cref="WeightFiles"/>).</summary>
+    public static IReadOnlyList<string> WeightFilesIn(string dir, string? variant = null)
     {
-        var dir = ComponentDir(component) ?? throw new LcmLoraInputException($"{Path.Combine(Root, component)}: component folder not found.");
         var suffixes = variant is null ? new[] { "", ".fp16" } : new[] { "." + variant, "" };
         foreach (var suffix in suffixes)
             foreach (var stem in WeightStems)

@@ -13,10 +13,7 @@ public static class HuggingFaceCache
     private static readonly Regex RepoId = new(@"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$", RegexOptions.CultureInvariant);
 
     /// <summary>The hub cache folder in use.</summary>
-    public static string HubDirectory =>
-        Environment.GetEnvironmentVariable("HF_HUB_CACHE") is { Length: > 0 } hub ? hub
-        : Environment.GetEnvironmentVariable("HF_HOME") is { Length: > 0 } home ? Path.Combine(home, "hub")
-        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "huggingface", "hub");
+    public static string HubDirectory => Hub.HubEnvironment.CacheDirectory();
 
     /// <summary>True when <paramref name="value"/> is shaped like <c>org/name</c> and is not an existing path.</summary>
     public static bool LooksLikeRepoId(string value) => RepoId.IsMatch(value) && !File.Exists(value) && !Directory.Exists(value);

@@ -1,4 +1,5 @@
-using LcmLora.IO;
+using System.Text.Json.Nodes;
+using LcmLora.Checkpoints.ShapeInference;
 using LcmLora.Models;
 using LcmLora.Models.Clip;
 using LcmLora.Models.Unet;
@@ -8,27 +9,33 @@ using TorchSharp;
 namespace LcmLora.Checkpoints;
 
 /// <summary>
-/// An opened SDXL checkpoint: a single file in the original (SGM) layout or a diffusers pipeline folder, memory-mapped,
-/// with the configs of its four components. <see cref="Inspect"/> checks the key mapping from headers alone;
-/// <see cref="Load"/> builds the modules on the meta device and materializes each weight straight from the mapping.
+/// An opened Stable Diffusion checkpoint of any supported family (SDXL and its variants, the SDXL refiner, SD 1.x):
+/// a single file in the original layout (SGM / LDM) or a diffusers pipeline folder, memory-mapped, with the configs of
+/// its components. A single file's configs are read from its tensor shapes; fields shapes leave open come from the
+/// family's defaults or from a supplied config folder (<c>configDir</c>), and a supplied field that contradicts the
+/// shapes is an error. <see cref="Inspect"/> checks the key mapping from headers alone; <see cref="Load"/> builds the
+/// modules on the meta device and materializes each weight straight from the mapping.
 /// </summary>
 public sealed class SdxlCheckpoint : IDisposable
 {
-    /// <summary>Component names in load order.</summary>
-    public static IReadOnlyList<string> ComponentNames { get; } = ["unet", "text_encoder", "text_encoder_2", "vae"];
+    /// <summary>Every component name a checkpoint can have, in load order (a given checkpoint has <see cref="Components"/>).</summary>
+    public static IReadOnlyList<string> ComponentNames { get; } = ModelComponents.All.Select(c => c.Name()).ToList();
 
-    private readonly Dictionary<string, CheckpointTensors> _sources;
-
+    private readonly Dictionary<ModelComponent, CheckpointTensors> _sources;
+    private readonly FamilyLayout _layout;
+    private readonly Dictionary<ModelComponent, ConfigResolver.Resolution> _resolutions;
+    private readonly SdxlConfigs? _configs;
     private IReadOnlyList<MappingReport>? _reports;
 
-    private SdxlCheckpoint(string path, CheckpointLayout layout, SdxlConfigs configs, Dictionary<string, CheckpointTensors> sources,
-        IReadOnlyList<MappingReport>? reports = null)
+    private SdxlCheckpoint(string path, CheckpointLayout layout, FamilyLayout family, Dictionary<ModelComponent, CheckpointTensors> sources,
+        Dictionary<ModelComponent, ConfigResolver.Resolution> resolutions, SdxlConfigs? explicitConfigs)
     {
         Path = path;
         Layout = layout;
-        Configs = configs;
+        _layout = family;
         _sources = sources;
-        _reports = reports;
+        _resolutions = resolutions;
+        _configs = explicitConfigs ?? AssembleConfigs();
     }
 
     /// <summary>The file or folder.</summary>
@@ -37,31 +44,63 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <summary>How it is stored.</summary>
     public CheckpointLayout Layout { get; }
 
-    /// <summary>The components' architecture (read from config.json files, or inferred from tensor shapes).</summary>
-    public SdxlConfigs Configs { get; }
+    /// <summary>The model family (recognized from the keys or the folder's components).</summary>
+    public ModelFamily Family => _layout.Family;
+
+    /// <summary>The components this checkpoint holds, in load order.</summary>
+    public IReadOnlyList<ModelComponent> Components => [.. _sources.Keys.OrderBy(c => c)];
+
+    /// <summary>How each component's config was settled (fields, their sources, what is missing).</summary>
+    public IReadOnlyList<ComponentConfigReport> ConfigReports => [.. Components.Select(c => _resolutions[c].Report)];
+
+    /// <summary>True when every component's config is complete (so <see cref="Configs"/> and <see cref="Load"/> work).</summary>
+    public bool HasCompleteConfigs => _configs is not null;
+
+    /// <summary>The components' architecture.</summary>
+    /// <exception cref="ModelConfigException">A config is incomplete or conflicts with the shapes (the message says which fields), or the
+    /// checkpoint lacks a UNet or VAE.</exception>
+    public SdxlConfigs Configs => _configs ?? throw IncompleteError();
 
     /// <summary>
-    /// Opens a checkpoint. For a single file, <paramref name="configs"/> is used when given; otherwise the config is
-    /// inferred by matching the tensor shapes against the known architectures (SDXL base and the built-in tiny model).
+    /// Opens a checkpoint. For a single file the configs are read from the tensor shapes, completed from
+    /// <paramref name="configDir"/> (a diffusers folder or component folders with config.json files) or the family's
+    /// defaults; <paramref name="configs"/>, when given, is used as it is instead.
     /// </summary>
     /// <param name="path">A <c>.safetensors</c> single file or a diffusers pipeline folder.</param>
-    /// <param name="configs">The architecture, for single files that match no built-in one.</param>
+    /// <param name="configs">The complete architecture (skips shape inference).</param>
     /// <param name="variant">For diffusers folders: prefer weight files of this variant (e.g. "fp16").</param>
-    public static SdxlCheckpoint Open(string path, SdxlConfigs? configs = null, string? variant = null)
+    /// <param name="configDir">Configs for fields the shapes leave open (a non-standard file): a diffusers pipeline
+    /// folder, a component folder, or a config.json file. For a diffusers folder, replaces the folder's own configs.</param>
+    /// <exception cref="ModelConfigException">The configs cannot be completed or conflict with the shapes.</exception>
+    public static SdxlCheckpoint Open(string path, SdxlConfigs? configs = null, string? variant = null, string? configDir = null)
     {
-        Runtime.NativeRuntime.EnsureInitialized();
-        if (Directory.Exists(path)) return OpenFolder(path, configs, variant);
+        var checkpoint = OpenForInspection(path, configDir, variant, configs);
+        if (checkpoint.HasCompleteConfigs) return checkpoint;
+        var error = checkpoint.IncompleteError();
+        checkpoint.Dispose();
+        throw error;
+    }
+
+    /// <summary>
+    /// Opens a checkpoint even when its configs cannot be completed (for reports such as <c>lcmlora inspect</c>):
+    /// <see cref="ConfigReports"/> then names the missing fields and <see cref="Inspect"/> still checks the key mapping.
+    /// </summary>
+    public static SdxlCheckpoint OpenForInspection(string path, string? configDir = null, string? variant = null, SdxlConfigs? configs = null)
+    {
+        var supplied = configDir is null ? null : SuppliedConfigs.Read(configDir);
+        if (Directory.Exists(path)) return OpenFolder(path, configs, variant, supplied);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file or folder.", path);
         var source = CheckpointTensors.Open(path);
         try
         {
             if (!source.Keys.Any(k => k.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
-                throw new LcmLoraInputException($"{path}: not an SDXL single-file checkpoint (no '{UNetSgmNames.CheckpointPrefix}*' keys). " +
+                throw new LcmLoraInputException($"{path}: not a single-file Stable Diffusion checkpoint (no '{UNetSgmNames.CheckpointPrefix}*' keys). " +
                     "LoRA files are inspected with 'lcmlora inspect LORA'; diffusers components need their pipeline folder.");
-            var sources = ComponentNames.ToDictionary(c => c, _ => source);
-            if (configs is not null) return new SdxlCheckpoint(path, CheckpointLayout.SgmSingleFile, configs, sources);
-            var (inferred, reports) = InferConfigs(path, sources);
-            return new SdxlCheckpoint(path, CheckpointLayout.SgmSingleFile, inferred, sources, reports);
+            var layout = FamilyLayout.Detect(source.Keys);
+            var sources = layout.PresentIn(source.Keys).ToDictionary(c => c, _ => source);
+            var resolutions = sources.Keys.ToDictionary(c => c, c => ConfigResolver.Resolve(c, layout.Family,
+                Infer(c, layout, source), supplied?.For(c, layout.Family), supplied?.Describe(c) ?? path));
+            return new SdxlCheckpoint(path, CheckpointLayout.SgmSingleFile, layout, sources, resolutions, configs);
         }
         catch
         {
@@ -70,19 +109,30 @@ public sealed class SdxlCheckpoint : IDisposable
         }
     }
 
-    private static SdxlCheckpoint OpenFolder(string path, SdxlConfigs? configs, string? variant)
+    private static JsonObject Infer(ModelComponent component, FamilyLayout layout, CheckpointTensors source)
+    {
+        var shapes = new KeyShapes(source, layout.PrefixOf(component));
+        return component switch
+        {
+            ModelComponent.Unet => UNetShapeInference.Infer(shapes),
+            ModelComponent.Vae => VaeShapeInference.Infer(shapes),
+            _ => ClipShapeInference.Infer(shapes, layout.TextEncoders[component].OpenClip),
+        };
+    }
+
+    private static SdxlCheckpoint OpenFolder(string path, SdxlConfigs? configs, string? variant, SuppliedConfigs? supplied)
     {
         var folder = DiffusersFolder.Open(path);
-        var sources = new Dictionary<string, CheckpointTensors>();
+        var present = ModelComponents.All.Where(c => folder.ComponentDir(c.Name()) is not null).ToList();
+        var sources = new Dictionary<ModelComponent, CheckpointTensors>();
         try
         {
-            foreach (var c in ComponentNames) sources[c] = CheckpointTensors.Open([.. folder.WeightFiles(c, variant)]);
-            var chosen = configs ?? new SdxlConfigs(
-                UNetConfig.FromJson(folder.ConfigPath("unet")),
-                ClipTextConfig.FromJson(folder.ConfigPath("text_encoder")),
-                ClipTextConfig.FromJson(folder.ConfigPath("text_encoder_2")),
-                VaeConfig.FromJson(folder.ConfigPath("vae")));
-            return new SdxlCheckpoint(folder.Root, CheckpointLayout.Diffusers, chosen, sources);
+            foreach (var c in present) sources[c] = CheckpointTensors.Open([.. folder.WeightFiles(c.Name(), variant)]);
+            var layout = FamilyLayout.Of(FolderFamily(present, folder));
+            var own = new SuppliedConfigs(folder.Root);
+            var resolutions = present.ToDictionary(c => c, c => ConfigResolver.Resolve(c, layout.Family, null,
+                (supplied ?? own).For(c, layout.Family) ?? own.For(c, layout.Family), (supplied ?? own).Describe(c)));
+            return new SdxlCheckpoint(folder.Root, CheckpointLayout.Diffusers, layout, sources, resolutions, configs);
         }
         catch
         {
@@ -91,25 +141,69 @@ public sealed class SdxlCheckpoint : IDisposable
         }
     }
 
+    private static ModelFamily FolderFamily(IReadOnlyList<ModelComponent> present, DiffusersFolder folder)
+    {
+        if (present.Contains(ModelComponent.TextEncoder2)) return present.Contains(ModelComponent.TextEncoder) ? ModelFamily.Sdxl : ModelFamily.SdxlRefiner;
+        if (present.Contains(ModelComponent.TextEncoder)) return ModelFamily.Sd15;
+        // No text encoder: an SDXL-family UNet has an add-embedding.
+        var unet = System.IO.Path.Combine(folder.Root, "unet", "config.json");
+        return File.Exists(unet) && ConfigResolver.ReadObject(unet)["addition_embed_type"] is null ? ModelFamily.Sd15 : ModelFamily.Sdxl;
+    }
+
+    private SdxlConfigs? AssembleConfigs()
+    {
+        if (_resolutions.Values.Any(r => r.Config is null)) return null;
+        if (!_resolutions.ContainsKey(ModelComponent.Unet) || !_resolutions.ContainsKey(ModelComponent.Vae)) return null;
+        ClipTextConfig? Clip(ModelComponent c) => _resolutions.TryGetValue(c, out var r) ? (ClipTextConfig)r.Config! : null;
+        return new SdxlConfigs((UNetConfig)_resolutions[ModelComponent.Unet].Config!, Clip(ModelComponent.TextEncoder),
+            Clip(ModelComponent.TextEncoder2), (VaeConfig)_resolutions[ModelComponent.Vae].Config!) { Family = Family };
+    }
+
+    private ModelConfigException IncompleteError()
+    {
+        var problems = new List<string>();
+        foreach (var r in ConfigReports)
+        {
+            if (r.Problem is not null) problems.Add(r.Problem);
+            if (r.Missing.Count > 0)
+                problems.Add($"{r.Component}: the shapes do not determine {string.Join(", ", r.Missing)} and neither does a config or the {Family.Name} defaults");
+        }
+        foreach (var c in new[] { ModelComponent.Unet, ModelComponent.Vae })
+            if (!_sources.ContainsKey(c)) problems.Add($"the checkpoint holds no {c.Name()}");
+        return new ModelConfigException(Path, "", string.Join("; ", problems) +
+            ". Pass the model's configs with --config DIR (a diffusers folder or config.json files; API: configDir).");
+    }
+
     /// <summary>The tensors of a component.</summary>
-    public CheckpointTensors SourceFor(string component) => _sources[component];
+    public CheckpointTensors SourceFor(string component) => _sources[ModelComponents.Parse(component)];
 
     /// <summary>The map from our parameter names to this checkpoint's keys for a component.</summary>
-    public WeightMap MapFor(string component, IEnumerable<string> ourNames) => MapFor(Layout, component, Configs, ourNames);
+    public WeightMap MapFor(string component, IEnumerable<string> ourNames) => MapFor(ModelComponents.Parse(component), ourNames);
 
-    private static WeightMap MapFor(CheckpointLayout layout, string component, SdxlConfigs configs, IEnumerable<string> ourNames)
+    /// <summary>The map from our parameter names to this checkpoint's keys for a component.</summary>
+    public WeightMap MapFor(ModelComponent component, IEnumerable<string> ourNames)
     {
         var names = ourNames.ToList();
-        if (layout == CheckpointLayout.Diffusers) return WeightMap.Identity(names);
+        if (Layout == CheckpointLayout.Diffusers) return WeightMap.Identity(names);
         return component switch
         {
-            "unet" => new UNetSgmNames(names, UniformLayersPerBlock(configs.Unet)).CheckpointMap(names),
-            "text_encoder" => ClipSgmKeyMap.ForClipL(names),
-            "text_encoder_2" => ClipSgmKeyMap.ForOpenClipBigG(names),
-            "vae" => new VaeSgmNames(configs.Vae.BlockOutChannels.Count).CheckpointMap(names),
-            _ => throw new ArgumentOutOfRangeException(nameof(component), component, "unknown component"),
+            ModelComponent.Unet => new UNetSgmNames(names, UniformLayersPerBlock(ShapeConfig<UNetConfig>(component))).CheckpointMap(names),
+            ModelComponent.Vae => new VaeSgmNames(ShapeConfig<VaeConfig>(component).BlockOutChannels.Count).CheckpointMap(names),
+            _ => _layout.TextEncoders[component] is var t && t.OpenClip
+                ? ClipSgmKeyMap.ForOpenClipBigG(names, t.Prefix)
+                : ClipSgmKeyMap.ForClipL(names, t.Prefix),
         };
     }
+
+    private T ShapeConfig<T>(ModelComponent component) where T : class =>
+        _configs is not null ? (T)ConfigOf(_configs, component) : _resolutions[component].ShapeConfig as T ?? throw IncompleteError();
+
+    private static object ConfigOf(SdxlConfigs configs, ModelComponent component) => component switch
+    {
+        ModelComponent.Unet => configs.Unet,
+        ModelComponent.Vae => configs.Vae,
+        _ => configs.TextEncoderConfig(component),
+    };
 
     private static int UniformLayersPerBlock(UNetConfig c) =>
         c.LayersPerBlock.Distinct().Count() == 1
@@ -117,64 +211,48 @@ public sealed class SdxlCheckpoint : IDisposable
             : throw new LcmLoraInputException($"{c.Source}: the original single-file layout needs the same layers_per_block for every block.");
 
     /// <summary>Builds an empty (meta-device) or allocated module for a component.</summary>
-    public static torch.nn.Module Build(string component, SdxlConfigs configs, torch.Device? device = null, torch.ScalarType? dtype = null) => component switch
+    public static torch.nn.Module Build(string component, SdxlConfigs configs, torch.Device? device = null, torch.ScalarType? dtype = null) =>
+        Build(ModelComponents.Parse(component), ConfigOf(configs, ModelComponents.Parse(component)), device, dtype);
+
+    private static torch.nn.Module Build(ModelComponent component, object config, torch.Device? device, torch.ScalarType? dtype) => component switch
     {
-        "unet" => new SdxlUNet(configs.Unet, device, dtype),
-        "text_encoder" => new ClipTextModel(configs.TextEncoder, device, dtype),
-        "text_encoder_2" => new ClipTextModel(configs.TextEncoder2, device, dtype),
-        "vae" => new AutoencoderKL(configs.Vae, device, dtype),
-        _ => throw new ArgumentOutOfRangeException(nameof(component), component, "unknown component"),
+        ModelComponent.Unet => new SdxlUNet((UNetConfig)config, device, dtype),
+        ModelComponent.Vae => new AutoencoderKL((VaeConfig)config, device, dtype),
+        _ => new ClipTextModel((ClipTextConfig)config, device, dtype),
     };
 
     /// <summary>
     /// How every component maps onto this checkpoint, from headers only (no weights are read). Computed once: the
-    /// headers and configs cannot change while the checkpoint is open.
+    /// headers and configs cannot change while the checkpoint is open. A component whose config is incomplete is
+    /// checked with placeholders for the fields that do not change any shape (heads, norm groups).
     /// </summary>
-    public IReadOnlyList<MappingReport> Inspect() => _reports ??= InspectWith(Layout, Configs, _sources);
+    public IReadOnlyList<MappingReport> Inspect() => _reports ??= InspectAll();
 
-    private static IReadOnlyList<MappingReport> InspectWith(CheckpointLayout layout, SdxlConfigs configs, IReadOnlyDictionary<string, CheckpointTensors> sources)
+    private IReadOnlyList<MappingReport> InspectAll()
     {
         var reports = new List<MappingReport>();
-        foreach (var c in ComponentNames)
+        foreach (var c in Components)
         {
-            using var module = Build(c, configs, torch.device("meta"));
+            var config = _configs is not null ? ConfigOf(_configs, c) : _resolutions[c].ShapeConfig;
+            if (config is null) continue;
+            using var module = Build(c, config, torch.device("meta"), null);
             var shapes = WeightMap.ShapesOf(module);
-            reports.Add(MappingReport.Build(c, shapes, MapFor(layout, c, configs, shapes.Keys), sources[c]));
+            reports.Add(MappingReport.Build(c.Name(), shapes, MapFor(c, shapes.Keys), _sources[c]));
         }
-        if (layout == CheckpointLayout.SgmSingleFile) reports.Add(LeftoverReport(sources["unet"]));
+        if (Layout == CheckpointLayout.SgmSingleFile) reports.Add(LeftoverReport(_sources[ModelComponent.Unet]));
         return reports;
     }
 
-    private static readonly string[] KnownPrefixes =
-        [UNetSgmNames.CheckpointPrefix, VaeSgmNames.CheckpointPrefix, ClipSgmKeyMap.ClipLPrefix, ClipSgmKeyMap.BigGPrefix];
-
     private static MappingReport LeftoverReport(CheckpointTensors source)
     {
-        var other = source.Keys.Where(k => !KnownPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal)) && !WeightMap.IsCommonlyIgnorable(k))
+        var prefixes = FamilyLayout.AllPrefixes.ToList();
+        var other = source.Keys.Where(k => !prefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal)) && !WeightMap.IsCommonlyIgnorable(k))
             .Order(StringComparer.Ordinal).ToList();
         return new MappingReport("other", 0, [], other, []);
     }
 
-    private static (SdxlConfigs Configs, IReadOnlyList<MappingReport> Reports) InferConfigs(string path, IReadOnlyDictionary<string, CheckpointTensors> sources)
-    {
-        var candidates = new List<(string Name, SdxlConfigs Configs)> { ("SDXL base", SdxlConfigs.SdxlBase), ("tiny test model", BuiltInModels.TinyConfigs()) };
-        IReadOnlyList<MappingReport>? best = null;
-        foreach (var (_, configs) in candidates)
-        {
-            var all = InspectWith(CheckpointLayout.SgmSingleFile, configs, sources);
-            var reports = all.Where(r => r.Component != "other").ToList();
-            if (reports.All(r => r.Missing.Count == 0 && r.ShapeMismatches.Count == 0)) return (configs, all);
-            if (best is null || Score(reports) < Score(best)) best = reports;
-        }
-        var worst = best!.First(r => r.Missing.Count + r.ShapeMismatches.Count > 0);
-        throw new LcmLoraInputException($"{path}: the tensor shapes match no known SDXL architecture (closest: {worst.Component} has " +
-            $"{worst.Missing.Count} missing keys and {worst.ShapeMismatches.Count} shape mismatches, e.g. " +
-            $"{worst.Missing.Concat(worst.ShapeMismatches).First()}). Pass the configs explicitly (SdxlConfigs.FromFolder).");
-        static int Score(IEnumerable<MappingReport> r) => r.Sum(x => x.Missing.Count + x.ShapeMismatches.Count);
-    }
-
     /// <summary>
-    /// Builds and loads the four modules. Weights are read one tensor at a time from the memory mapping directly in
+    /// Builds and loads the modules. Weights are read one tensor at a time from the memory mapping directly in
     /// <paramref name="dtype"/> on <paramref name="device"/>. The VAE stays in float32 when <paramref name="dtype"/>
     /// is float16 and its config sets force_upcast (SDXL's VAE overflows in fp16; bf16 has fp32's range, as in diffusers).
     /// </summary>
@@ -185,35 +263,96 @@ public sealed class SdxlCheckpoint : IDisposable
     /// False: leave the VAE's encoder (and quant_conv) on the meta device, 0.14 GB that text-to-image never uses;
     /// <see cref="LoadVaeEncoder"/> loads it when image-to-image first needs it.
     /// </param>
+    /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
     /// <exception cref="CheckpointMappingException">A component does not map; nothing is loaded.</exception>
-    public SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true,
+        CancellationToken cancellationToken = default)
     {
+        var configs = Configs;
         var dev = device ?? torch.CPU;
         var type = dtype ?? torch.ScalarType.Float32;
         foreach (var report in Inspect().Where(r => r.Component != "other"))
             if (!report.IsComplete) throw new CheckpointMappingException(Path, report);
-        var modules = new Dictionary<string, torch.nn.Module>();
+        var modules = new Dictionary<ModelComponent, torch.nn.Module>();
         try
         {
-            foreach (var c in ComponentNames)
+            foreach (var c in Components)
             {
-                progress?.Report(c);
-                var componentType = c == "vae" && type == torch.ScalarType.Float16 && Configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
-                var module = Build(c, Configs, torch.device("meta"));
-                modules[c] = module;
-                WeightLoader.Load(c, module, MapFor(c, WeightMap.ShapesOf(module).Keys), _sources[c], componentType, dev,
-                    c == "vae" && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null);
+                progress?.Report(c.Name());
+                var componentType = c == ModelComponent.Vae && type == torch.ScalarType.Float16 && configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
+                modules[c] = LoadInto(c, Build(c, ConfigOf(configs, c), torch.device("meta"), null), componentType, dev,
+                    c == ModelComponent.Vae && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null, cancellationToken);
             }
             // A load allocates ~180 MB of short-lived managed objects (names, maps, reports) and frees its staging
             // memory: hand both back to the system before the caller starts generating (measured: -145 MiB resident).
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             Runtime.NativeHeap.Trim();
-            return new SdxlModels(Configs, (SdxlUNet)modules["unet"], (ClipTextModel)modules["text_encoder"],
-                (ClipTextModel)modules["text_encoder_2"], (AutoencoderKL)modules["vae"], dev, type);
+            return new SdxlModels(configs, (SdxlUNet)modules[ModelComponent.Unet], modules.GetValueOrDefault(ModelComponent.TextEncoder) as ClipTextModel,
+                modules.GetValueOrDefault(ModelComponent.TextEncoder2) as ClipTextModel, (AutoencoderKL)modules[ModelComponent.Vae], dev, type);
         }
         catch
         {
             foreach (var m in modules.Values) m.Dispose();
+            throw;
+        }
+    }
+
+    private torch.nn.Module LoadInto(ModelComponent c, torch.nn.Module module, torch.ScalarType dtype, torch.Device device, Func<string, bool>? include = null,
+        CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            WeightLoader.Load(c.Name(), module, MapFor(c, WeightMap.ShapesOf(module).Keys), _sources[c], dtype, device, include, cancellationToken);
+            return module;
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads the UNet alone (a UNet-only file or folder, such as a full LCM UNet, replacing a model's own).</summary>
+    /// <exception cref="ModelConfigException">The UNet's config is incomplete.</exception>
+    public SdxlUNet LoadUNet(torch.Device? device = null, torch.ScalarType? dtype = null)
+    {
+        if (!_resolutions.TryGetValue(ModelComponent.Unet, out var resolution)) throw new LcmLoraInputException($"{Path}: holds no UNet.");
+        var config = (_configs?.Unet ?? resolution.Config as UNetConfig) ?? throw IncompleteError();
+        var report = Inspect().Single(r => r.Component == ModelComponent.Unet.Name());
+        if (!report.IsComplete) throw new CheckpointMappingException(Path, report);
+        var unet = (SdxlUNet)LoadInto(ModelComponent.Unet, new SdxlUNet(config, torch.device("meta")), dtype ?? torch.ScalarType.Float32, device ?? torch.CPU);
+        unet.eval();
+        return unet;
+    }
+
+    /// <summary>
+    /// Opens a UNet on its own: a diffusers <c>unet/</c> folder (config.json + weights), a single file with
+    /// <c>model.diffusion_model.*</c> keys, or a pipeline folder or single file holding one.
+    /// </summary>
+    public static SdxlCheckpoint OpenUNet(string path, string? configDir = null, string? variant = null)
+    {
+        if (Directory.Exists(path) && !DiffusersFolder.IsDiffusersFolder(path) && File.Exists(System.IO.Path.Combine(path, "config.json")))
+            return OpenUNetFolder(path, configDir, variant);
+        return OpenForInspection(path, configDir, variant);
+    }
+
+    private static SdxlCheckpoint OpenUNetFolder(string dir, string? configDir, string? variant)
+    {
+        var files = DiffusersFolder.WeightFilesIn(dir, variant);
+        var source = CheckpointTensors.Open([.. files]);
+        try
+        {
+            var config = configDir is null ? System.IO.Path.Combine(dir, "config.json") : SuppliedConfigs.Read(configDir).Describe(ModelComponent.Unet);
+            var json = ConfigResolver.ReadObject(config);
+            var family = json["addition_embed_type"] is null ? FamilyLayout.Sd15 : FamilyLayout.Sdxl;
+            var resolution = ConfigResolver.Resolve(ModelComponent.Unet, family.Family, null, json, config);
+            return new SdxlCheckpoint(System.IO.Path.GetFullPath(dir), CheckpointLayout.Diffusers, family,
+                new() { [ModelComponent.Unet] = source }, new() { [ModelComponent.Unet] = resolution }, null);
+        }
+        catch
+        {
+            source.Dispose();
             throw;
         }
     }
@@ -227,7 +366,7 @@ public sealed class SdxlCheckpoint : IDisposable
         ArgumentNullException.ThrowIfNull(vae);
         if (vae.HasEncoderWeights) return;
         var loaded = vae.parameters().First(p => p.device_type != DeviceType.META);
-        WeightLoader.Load("vae", vae, MapFor("vae", WeightMap.ShapesOf(vae).Keys), _sources["vae"], loaded.dtype, loaded.device,
+        WeightLoader.Load("vae", vae, MapFor(ModelComponent.Vae, WeightMap.ShapesOf(vae).Keys), _sources[ModelComponent.Vae], loaded.dtype, loaded.device,
             AutoencoderKL.IsEncoderParameter);
     }
 

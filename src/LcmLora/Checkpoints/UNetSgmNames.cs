@@ -27,6 +27,9 @@ public sealed class UNetSgmNames
         [
             NameRule.Fixed("time_embedding.linear_1", "time_embed.0"),
             NameRule.Fixed("time_embedding.linear_2", "time_embed.2"),
+            // Full LCM UNets' guidance projection: no converter defines an original-layout name; this is the one the
+            // fixtures (and the natural reading of time_embed.*) use.
+            NameRule.Fixed("time_embedding.cond_proj", "time_embed.cond_proj"),
             NameRule.Fixed("add_embedding.linear_1", "label_emb.0.0"),
             NameRule.Fixed("add_embedding.linear_2", "label_emb.0.2"),
             NameRule.Fixed("conv_in", "input_blocks.0.0"),

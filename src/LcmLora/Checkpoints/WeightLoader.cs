@@ -20,9 +20,11 @@ public static class WeightLoader
     /// <param name="device">For meta-device modules: the device to materialize on (default CPU).</param>
     /// <param name="include">Which of our parameter names to load (default: all). Meta-device parameters left out stay
     /// on meta; the whole mapping is still checked.</param>
+    /// <param name="cancellationToken">Checked before each tensor read (a cancelled load leaves the module partly filled:
+    /// dispose it).</param>
     /// <returns>The mapping report (complete).</returns>
     public static MappingReport Load(string component, torch.nn.Module module, WeightMap map, CheckpointTensors source,
-        torch.ScalarType? dtype = null, torch.Device? device = null, Func<string, bool>? include = null)
+        torch.ScalarType? dtype = null, torch.Device? device = null, Func<string, bool>? include = null, CancellationToken cancellationToken = default)
     {
         var state = module.state_dict();
         var report = MappingReport.Build(component, state.ToDictionary(kv => kv.Key, kv => kv.Value.shape), map, source);
@@ -33,6 +35,7 @@ public static class WeightLoader
         foreach (var (name, target) in state)
         {
             if (include is not null && !include(name)) continue;
+            cancellationToken.ThrowIfCancellationRequested();
             if (target.device_type == DeviceType.META)
             {
                 if (!owners.TryGetValue(name, out var owner))

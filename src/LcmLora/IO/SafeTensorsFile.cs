@@ -1,5 +1,4 @@
 using System.IO.MemoryMappedFiles;
-using LcmLora.Runtime;
 using TorchSharp;
 
 namespace LcmLora.IO;
@@ -7,7 +6,11 @@ namespace LcmLora.IO;
 /// <summary>
 /// A read-only, memory-mapped safetensors file. The header is validated in full when the file opens; tensors
 /// are materialized lazily, one at a time, by copying straight from the mapping into TorchSharp tensor storage,
-/// so no managed array of the file is ever made and loading needs no second copy of the weights.
+/// so no managed array of the file is ever made and loading needs no second copy of the weights. The file is the
+/// final target of any links, opened once; its size and modification time are recorded then and checked (on the open
+/// handle, so a file replaced by a rename keeps serving the bytes that were opened) before every read, so a file
+/// rewritten or truncated in place is refused with <see cref="SafeTensorsFileChangedException"/> instead of yielding
+/// other weights or a crash.
 /// </summary>
 /// <remarks>
 /// Hand-written because no served .NET package reads safetensors (SafeTensorSharp is not available here and
@@ -16,15 +19,21 @@ namespace LcmLora.IO;
 /// </remarks>
 public sealed unsafe class SafeTensorsFile : IDisposable
 {
+    private readonly FileStream _stream;
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _data;
+    private readonly long _length;
+    private readonly DateTime _lastWrite;
     private bool _disposed;
 
-    private SafeTensorsFile(string path, SafeTensorsHeader header, MemoryMappedFile? map, MemoryMappedViewAccessor? view)
+    private SafeTensorsFile(string path, FileStream stream, SafeTensorsHeader header, MemoryMappedFile? map, MemoryMappedViewAccessor? view)
     {
         FilePath = path;
         Header = header;
+        _stream = stream;
+        _length = stream.Length;
+        _lastWrite = File.GetLastWriteTimeUtc(stream.SafeFileHandle);
         _map = map;
         _view = view;
         if (view != null)
@@ -61,36 +70,50 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         CheckpointFormatGuard.ThrowIfPickle(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
-        SafeTensorsHeader header;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess))
+        var stream = RegularFile.OpenRead(path, 8, length => $"file is {length} bytes, too short for the 8-byte header length.");
+        MemoryMappedFile? map = null;
+        try
         {
             CheckpointFormatGuard.ThrowIfPickleContent(stream, path);
             stream.Position = 0;
-            header = SafeTensorsHeader.Read(stream, path);
-        }
-        var length = new FileInfo(path).Length;
-        if (length <= header.DataStart) return new SafeTensorsFile(path, header, null, null);
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        try
-        {
+            var header = SafeTensorsHeader.Read(stream, path);
+            var length = stream.Length;
+            if (length <= header.DataStart) return new SafeTensorsFile(path, stream, header, null, null);
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
             var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            return new SafeTensorsFile(path, header, map, view);
+            return new SafeTensorsFile(path, stream, header, map, view);
         }
         catch
         {
-            map.Dispose();
+            map?.Dispose();
+            stream.Dispose();
             throw;
         }
     }
 
-    /// <summary>The raw little-endian bytes of a tensor, straight from the mapping. Valid until disposal.</summary>
-    public ReadOnlySpan<byte> RawBytes(string name)
+    /// <summary>
+    /// Throws when the file changed on disk since it was opened (its size or modification time differ): its mapped
+    /// bytes are no longer the ones the header described, and reading them could give other weights or crash.
+    /// </summary>
+    /// <exception cref="SafeTensorsFileChangedException">It changed.</exception>
+    public void ThrowIfChanged()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var length = RandomAccess.GetLength(_stream.SafeFileHandle);
+        var lastWrite = File.GetLastWriteTimeUtc(_stream.SafeFileHandle);
+        if (length != _length || lastWrite != _lastWrite)
+            throw new SafeTensorsFileChangedException(FilePath,
+                $"changed on disk after it was opened (size {_length} -> {length} bytes, modified {_lastWrite:O} -> {lastWrite:O}); " +
+                "its weights can no longer be read. Load the model again.");
+    }
+
+    /// <summary>The raw little-endian bytes of a tensor, straight from the mapping. Valid until disposal.</summary>
+    /// <exception cref="SafeTensorsFileChangedException">The file changed on disk since it was opened.</exception>
+    /// <exception cref="SafeTensorsFormatException">The tensor is 2 GiB or larger (read it in row blocks with <see cref="ReadRows"/>).</exception>
+    public ReadOnlySpan<byte> RawBytes(string name)
+    {
         var info = Info(name);
-        if (info.ByteLength == 0) return ReadOnlySpan<byte>.Empty;
-        return new ReadOnlySpan<byte>(_data + info.DataBegin, checked((int)info.ByteLength));
+        return MappedBytes(info, 0, info.ByteLength);
     }
 
     /// <summary>
@@ -120,7 +143,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The rows are outside the tensor.</exception>
     public torch.Tensor ReadRows(string name, long first, long count, torch.ScalarType? dtype = null, StagingBuffer? staging = null)
     {
-        NativeRuntime.EnsureInitialized();
         var info = Info(name);
         var raw = RowBytes(info, first, count, out var shape);
         if (info.DType is SafeTensorDType.F8_E4M3 or SafeTensorDType.F8_E5M2)
@@ -180,7 +202,22 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw new ArgumentOutOfRangeException(nameof(first), $"{FilePath}: '{info.Name}' {info.ShapeText} has no rows {first}..{first + count - 1}.");
         shape = info.Shape.Length == 0 ? [] : [count, .. info.Shape[1..]];
         var rowBytes = rows == 0 ? 0 : info.ByteLength / rows;
-        return RawBytes(info.Name).Slice(checked((int)(first * rowBytes)), checked((int)(count * rowBytes)));
+        return MappedBytes(info, first * rowBytes, count * rowBytes);
+    }
+
+    /// <summary>
+    /// <paramref name="length"/> mapped bytes of a tensor from <paramref name="offset"/> (within the tensor). One span
+    /// holds less than 2 GiB: a larger tensor (an SDXL fine-tune's big embedding) is read in row blocks.
+    /// </summary>
+    private ReadOnlySpan<byte> MappedBytes(SafeTensorInfo info, long offset, long length)
+    {
+        ThrowIfChanged();
+        if (length == 0) return ReadOnlySpan<byte>.Empty;
+        if (length > int.MaxValue)
+            throw new SafeTensorsFormatException(FilePath, info.Name,
+                $"{info.DType} {info.ShapeText} is {length:N0} bytes; one read is limited to {int.MaxValue:N0} bytes (2 GiB). " +
+                "Read a tensor this large in row blocks (SafeTensorsFile.ReadRows).");
+        return new ReadOnlySpan<byte>(_data + info.DataBegin + offset, (int)length);
     }
 
     /// <summary>Releases the mapping. Tensors already read stay valid: they own their memory.</summary>
@@ -194,5 +231,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             _view.Dispose();
         }
         _map?.Dispose();
+        _stream.Dispose();
     }
 }

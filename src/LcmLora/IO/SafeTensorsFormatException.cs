@@ -40,3 +40,16 @@ public sealed class UnsupportedCheckpointFormatException : LcmLoraInputException
     /// <summary>The refused file.</summary>
     public string FilePath { get; }
 }
+
+/// <summary>
+/// A safetensors file changed on disk (was rewritten, truncated or appended to) after LcmLora opened it, so its
+/// weights cannot be read again (e.g. to undo a LoRA fusion). The message names the file and what changed.
+/// </summary>
+public sealed class SafeTensorsFileChangedException : LcmLoraInputException
+{
+    /// <summary>Creates the exception.</summary>
+    public SafeTensorsFileChangedException(string filePath, string problem) : base($"{filePath}: {problem}") => FilePath = filePath;
+
+    /// <summary>The file that changed.</summary>
+    public string FilePath { get; }
+}

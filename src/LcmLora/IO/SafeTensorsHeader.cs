@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
 
 namespace LcmLora.IO;
@@ -12,6 +11,12 @@ public sealed class SafeTensorsHeader
 {
     /// <summary>Largest header accepted (the reference implementation's limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;
+
+    /// <summary>
+    /// Most tensors accepted in one file. A full SDXL checkpoint has about 2,500 and a full-size LoRA about 2,400; the
+    /// bound keeps a header of a million tiny entries from costing gigabytes before it is refused.
+    /// </summary>
+    public const int MaxTensors = 100_000;
 
     private SafeTensorsHeader(IReadOnlyList<SafeTensorInfo> tensors, IReadOnlyDictionary<string, string> metadata, long dataStart)
     {
@@ -37,7 +42,7 @@ public sealed class SafeTensorsHeader
     /// <exception cref="SafeTensorsFormatException">Any rule is broken.</exception>
     public static SafeTensorsHeader Read(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
+        using var stream = RegularFile.OpenRead(path, 8, length => $"file is {length} bytes, too short for the 8-byte header length.");
         return Read(stream, path);
     }
 
@@ -45,28 +50,31 @@ public sealed class SafeTensorsHeader
     public static SafeTensorsHeader Read(Stream stream, string path)
     {
         var fileLength = stream.Length;
-        if (fileLength < 8) throw new SafeTensorsFormatException(path, null, $"file is {fileLength} bytes, too short for the 8-byte header length.");
+        if (fileLength < 8) throw new SafeTensorsFormatException(path, null, $"not a safetensors file: it is {fileLength} bytes, too short for the 8-byte header length.");
         Span<byte> lengthBytes = stackalloc byte[8];
         stream.ReadExactly(lengthBytes);
         var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
         if (headerLength > MaxHeaderBytes)
-            throw new SafeTensorsFormatException(path, null, $"header length {headerLength} exceeds the {MaxHeaderBytes}-byte limit.");
+            throw new SafeTensorsFormatException(path, null, $"not a safetensors file: its first 8 bytes give a header length of {headerLength}, above the {MaxHeaderBytes}-byte limit (a text file, or another format?).");
         if ((long)headerLength > fileLength - 8)
-            throw new SafeTensorsFormatException(path, null, $"header length {headerLength} runs past the end of the {fileLength}-byte file (truncated?).");
+            throw new SafeTensorsFormatException(path, null, $"not a safetensors file, or a truncated one: the header length {headerLength} runs past the end of the {fileLength}-byte file.");
         var json = new byte[headerLength];
         stream.ReadExactly(json);
         return Parse(json, path, fileLength - 8 - (long)headerLength, 8 + (long)headerLength);
     }
 
-    /// <summary>Validates header JSON bytes against a data section of <paramref name="dataLength"/> bytes.</summary>
-    public static SafeTensorsHeader Parse(ReadOnlySpan<byte> json, string path, long dataLength, long dataStart)
+    /// <summary>
+    /// Validates header JSON bytes against a data section of <paramref name="dataLength"/> bytes. The bytes are parsed
+    /// once, as UTF-8 (no text copy). The tensors must tile the data section exactly, as the reference implementation
+    /// requires: no gap, no overlap, no trailing bytes (a header length that is off by a byte shifts every tensor).
+    /// </summary>
+    public static SafeTensorsHeader Parse(ReadOnlyMemory<byte> json, string path, long dataLength, long dataStart)
     {
-        string text;
-        try { text = new UTF8Encoding(false, true).GetString(json); }
-        catch (DecoderFallbackException e) { throw new SafeTensorsFormatException(path, null, "header is not valid UTF-8.", e); }
-
+        if (json.Length == 0 || json.Span[0] != (byte)'{')
+            throw new SafeTensorsFormatException(path, null, "header must be a JSON object starting with '{' (is this a safetensors file?).");
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span)) throw new SafeTensorsFormatException(path, null, "header is not valid UTF-8.");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(text.TrimEnd(' '), new JsonDocumentOptions { MaxDepth = 8 }); }
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new SafeTensorsFormatException(path, null, $"header is not valid JSON ({e.Message}).", e); }
 
         using (doc)
@@ -76,20 +84,19 @@ public sealed class SafeTensorsHeader
             var tensors = new List<SafeTensorInfo>();
             var names = new HashSet<string>(StringComparer.Ordinal);
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var sawMetadata = false;
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
                 if (!names.Add(prop.Name)) throw new SafeTensorsFormatException(path, prop.Name, "appears twice in the header.");
                 if (prop.Name == "__metadata__")
                 {
-                    sawMetadata = true;
                     ParseMetadata(prop.Value, path, metadata);
                     continue;
                 }
+                if (tensors.Count == MaxTensors)
+                    throw new SafeTensorsFormatException(path, null, $"the header lists more than {MaxTensors} tensors.");
                 tensors.Add(ParseTensor(prop, path, dataLength));
             }
-            _ = sawMetadata;
-            CheckNoOverlap(tensors, path);
+            CheckContiguous(tensors, path, dataLength);
             return new SafeTensorsHeader(tensors, metadata, dataStart);
         }
     }
@@ -113,6 +120,12 @@ public sealed class SafeTensorsHeader
         SafeTensorsFormatException Bad(string what) => new(path, name, what);
         if (prop.Value.ValueKind != JsonValueKind.Object) throw Bad("entry must be an object with dtype, shape and data_offsets.");
         var e = prop.Value;
+        var fields = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var field in e.EnumerateObject())
+        {
+            if (field.Name is not ("dtype" or "shape" or "data_offsets")) throw Bad($"unexpected field '{field.Name}'.");
+            if (!fields.Add(field.Name)) throw Bad($"field '{field.Name}' appears twice in its entry.");
+        }
 
         if (!e.TryGetProperty("dtype", out var dtypeEl) || dtypeEl.ValueKind != JsonValueKind.String)
             throw Bad("missing string 'dtype'.");
@@ -146,21 +159,29 @@ public sealed class SafeTensorsHeader
         if (end > dataLength) throw Bad($"data_offsets [{begin}, {end}] run past the {dataLength}-byte data section (truncated file?).");
         if (end - begin != bytes)
             throw Bad($"data_offsets [{begin}, {end}] span {end - begin} bytes but {dtype} {ShapeText(shape)} needs {bytes}.");
-        foreach (var extra in e.EnumerateObject())
-            if (extra.Name is not ("dtype" or "shape" or "data_offsets")) throw Bad($"unexpected field '{extra.Name}'.");
         return new SafeTensorInfo(name, dtype, shape, begin, end);
     }
 
-    private static void CheckNoOverlap(List<SafeTensorInfo> tensors, string path)
+    private static void CheckContiguous(List<SafeTensorInfo> tensors, string path, long dataLength)
     {
+        long end = 0;
         SafeTensorInfo? previous = null;
-        foreach (var t in tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.DataBegin))
+        foreach (var t in tensors.OrderBy(t => t.DataBegin).ThenBy(t => t.DataEnd))
         {
-            if (previous != null && t.DataBegin < previous.DataEnd)
+            if (previous != null && t.DataBegin < end)
                 throw new SafeTensorsFormatException(path, t.Name,
                     $"data_offsets [{t.DataBegin}, {t.DataEnd}] overlap tensor '{previous.Name}' [{previous.DataBegin}, {previous.DataEnd}].");
+            if (t.DataBegin > end)
+                throw new SafeTensorsFormatException(path, t.Name,
+                    $"data_offsets [{t.DataBegin}, {t.DataEnd}] leave a gap of {t.DataBegin - end} bytes after " +
+                    (previous is null ? "the start of the data section" : $"tensor '{previous.Name}' (ends at {end})") +
+                    "; tensors must follow each other without gaps (is the header length wrong?).");
+            end = t.DataEnd;
             previous = t;
         }
+        if (end != dataLength)
+            throw new SafeTensorsFormatException(path, null,
+                $"{dataLength - end} bytes follow the last tensor's data (the tensors cover {end} of the {dataLength}-byte data section; is the header length wrong?).");
     }
 
     private static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";

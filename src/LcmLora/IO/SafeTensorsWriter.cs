@@ -45,11 +45,18 @@ public sealed class SafeTensorsWriter
         return Add(name ?? sourceName, info.DType, info.Shape, s => s.Write(source.RawBytes(sourceName)));
     }
 
-    /// <summary>Writes the file (to a temporary name first, then moved into place).</summary>
-    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        var temp = path + ".partial";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+    /// <summary>
+    /// Writes the file atomically: to a hidden temporary file beside it, flushed to disk, then renamed into place. On
+    /// any failure (a writer's exception, cancellation, a full disk) the temporary file is deleted and an existing file
+    /// at <paramref name="path"/> is left as it was.
+    /// </summary>
+    /// <param name="path">The file to write (an existing regular file is replaced).</param>
+    /// <param name="metadata">The <c>__metadata__</c> entries.</param>
+    /// <param name="cancellationToken">Checked before each tensor.</param>
+    /// <exception cref="LcmLoraInputException">The path is a directory, device node, FIFO or socket.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled; nothing was written.</exception>
+    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default) =>
+        OutputFile.Write(path, stream =>
         {
             var header = BuildHeader(metadata);
             Span<byte> len = stackalloc byte[8];
@@ -58,14 +65,13 @@ public sealed class SafeTensorsWriter
             stream.Write(header);
             foreach (var e in _entries)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var start = stream.Position;
                 e.Write(stream);
                 if (stream.Position - start != e.Bytes)
                     throw new InvalidOperationException($"{path}: tensor '{e.Name}' wrote {stream.Position - start} bytes, expected {e.Bytes}.");
             }
-        }
-        File.Move(temp, path, overwrite: true);
-    }
+        }, cancellationToken);
 
     private byte[] BuildHeader(IReadOnlyDictionary<string, string>? metadata)
     {

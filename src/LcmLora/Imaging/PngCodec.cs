@@ -14,8 +14,14 @@ public static class PngCodec
         return data.ToArray();
     }
 
-    /// <summary>Writes an image as a PNG file.</summary>
-    public static void Save(RgbImage image, string path) => File.WriteAllBytes(path, Encode(image));
+    /// <summary>Writes an image as a PNG file, atomically (a temporary file beside it, flushed, then renamed into place):
+    /// a failed write (e.g. a full disk) leaves no partial or empty PNG.</summary>
+    /// <exception cref="LcmLoraInputException">The path is a directory, device node, FIFO or socket.</exception>
+    public static void Save(RgbImage image, string path)
+    {
+        var bytes = Encode(image);
+        IO.OutputFile.Write(path, s => s.Write(bytes));
+    }
 
     /// <summary>Decodes an image file to 8-bit RGB (alpha dropped).</summary>
     /// <exception cref="LcmLoraInputException">The file is not an image SkiaSharp can decode.</exception>
@@ -23,6 +29,20 @@ public static class PngCodec
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
         using var decoded = SKBitmap.Decode(path) ?? throw new LcmLoraInputException($"{path}: not an image that can be decoded (PNG, JPEG, WebP...).");
+        return FromBitmap(decoded);
+    }
+
+    /// <summary>Decodes image bytes (PNG, JPEG, WebP...) to 8-bit RGB (alpha dropped), e.g. an upload.</summary>
+    /// <param name="bytes">The encoded image.</param>
+    /// <param name="source">Where the bytes came from, for the error message.</param>
+    /// <exception cref="LcmLoraInputException">The bytes are not an image SkiaSharp can decode.</exception>
+    public static RgbImage Decode(byte[] bytes, string source)
+    {
+        // SKBitmap.Decode(byte[]) throws ArgumentNullException on unknown bytes: ask for a codec first.
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        using var decoded = (codec is null ? null : SKBitmap.Decode(codec))
+            ?? throw new LcmLoraInputException($"{source}: not an image that can be decoded (PNG, JPEG, WebP...).");
         return FromBitmap(decoded);
     }
 

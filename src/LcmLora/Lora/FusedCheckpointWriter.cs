@@ -18,8 +18,11 @@ public static class FusedCheckpointWriter
     /// <param name="outputPath">The file to write; must not be the input.</param>
     /// <param name="floatDType">When set, every floating-point tensor is written in this dtype (unchanged ones are
     /// converted too and so are no longer bit-identical); otherwise each keeps its stored dtype.</param>
+    /// <param name="cancellationToken">Checked before each tensor; a cancelled write leaves no file behind.</param>
     /// <exception cref="LcmLoraInputException">Unknown keys, a shape mismatch, writing over the input, or float8 output.</exception>
-    public static void Write(SafeTensorsFile input, IReadOnlyDictionary<string, Tensor> replacements, string outputPath, SafeTensorDType? floatDType = null)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static void Write(SafeTensorsFile input, IReadOnlyDictionary<string, Tensor> replacements, string outputPath, SafeTensorDType? floatDType = null,
+        CancellationToken cancellationToken = default)
     {
         if (string.Equals(Path.GetFullPath(outputPath), Path.GetFullPath(input.FilePath), StringComparison.Ordinal))
             throw new LcmLoraInputException($"{outputPath}: the output would overwrite the input checkpoint it is copied from.");
@@ -52,7 +55,7 @@ public static class FusedCheckpointWriter
                 });
             }
         }
-        writer.Save(outputPath, input.Metadata);
+        writer.Save(outputPath, input.Metadata, cancellationToken);
     }
 
     /// <summary>

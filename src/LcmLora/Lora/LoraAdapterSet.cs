@@ -132,13 +132,15 @@ public sealed class LoraAdapterSet : IDisposable
     /// <summary>Fuses every adapter with a non-zero weight into the weights.</summary>
     /// <exception cref="InvalidOperationException">Already fused.</exception>
     /// <exception cref="LoraNonFiniteException">A fused value would be NaN or infinite; nothing was changed.</exception>
-    public void Fuse()
+    /// <param name="cancellationToken">Checked before each weight; a cancelled fuse changes nothing.</param>
+    /// <exception cref="OperationCanceledException">Cancelled; nothing was changed.</exception>
+    public void Fuse(CancellationToken cancellationToken = default)
     {
         if (IsFused) throw new InvalidOperationException("The adapters are already fused; call Unfuse first (or SetWeight, which re-fuses).");
         var plan = BuildPlan();
         using var noGrad = no_grad();
-        if (KeepsOriginals) FuseKeepingOriginals(plan);
-        else FuseWithoutOriginals(plan);
+        if (KeepsOriginals) FuseKeepingOriginals(plan, cancellationToken);
+        else FuseWithoutOriginals(plan, cancellationToken);
         _fused = plan.Select(p => (p.Component, p.Parameter)).ToList();
         IsFused = true;
     }
@@ -268,13 +270,14 @@ public sealed class LoraAdapterSet : IDisposable
     /// others through a float32 copy cast back once. The written value is checked; on any failure every weight
     /// written so far, this one included, is restored from its original.
     /// </summary>
-    private void FuseKeepingOriginals(List<PlanItem> plan)
+    private void FuseKeepingOriginals(List<PlanItem> plan, CancellationToken cancellationToken)
     {
         var written = new List<(PlanItem Item, Tensor? Original)>(plan.Count);
         try
         {
             foreach (var item in plan)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var live = item.Live;
                 written.Add((item, _reload is null ? live.detach().clone().MoveToOuterDisposeScope() : null));
@@ -291,11 +294,13 @@ public sealed class LoraAdapterSet : IDisposable
         foreach (var (item, original) in written) _originals[(item.Component, item.Parameter)] = original;
     }
 
-    /// <summary>Computes and checks every fused weight without writing, then computes again and writes.</summary>
-    private static void FuseWithoutOriginals(List<PlanItem> plan)
+    /// <summary>Computes and checks every fused weight without writing, then computes again and writes (only the
+    /// check pass can be cancelled, so a cancelled fuse changes nothing).</summary>
+    private static void FuseWithoutOriginals(List<PlanItem> plan, CancellationToken cancellationToken)
     {
         foreach (var item in plan)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
             var acc = Accumulate(item, item.Live.detach().to(ScalarType.Float32, copy: true));
             EnsureFinite(item, item.Live.dtype == ScalarType.Float32 ? acc : acc.to(item.Live.dtype));

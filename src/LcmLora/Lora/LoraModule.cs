@@ -131,19 +131,32 @@ public sealed class LoraModule
     {
         delta = null;
         rank = 0;
-        try
+        if (MissingTensors() is { } missing) return $"lacks {missing} (has {string.Join(", ", _shapes.Keys)})";
+        if (_shapes.FirstOrDefault(kv => kv.Key != LoraTensorRole.Alpha && kv.Value.Contains(0L)) is { Value: not null } empty)
+            return $"{empty.Key} [{string.Join(", ", empty.Value)}] is empty (rank 0?)";
+        return Algorithm switch
         {
-            return Algorithm switch
-            {
-                LoraAlgorithm.LoHa => AnalyzeLoHa(out delta, out rank),
-                LoraAlgorithm.LoKr => AnalyzeLoKr(out delta, out rank),
-                _ => AnalyzeLowRank(out delta, out rank),
-            };
-        }
-        catch (KeyNotFoundException)
+            LoraAlgorithm.LoHa => AnalyzeLoHa(out delta, out rank),
+            LoraAlgorithm.LoKr => AnalyzeLoKr(out delta, out rank),
+            _ => AnalyzeLowRank(out delta, out rank),
+        };
+    }
+
+    /// <summary>The factor tensors the algorithm needs and the module lacks, or null when it has them all.</summary>
+    private string? MissingTensors()
+    {
+        IEnumerable<string> Lacking(params LoraTensorRole[] roles) => roles.Where(r => !Has(r)).Select(r => r.ToString());
+        var lacking = Algorithm switch
         {
-            return "lacks a required tensor (has " + string.Join(", ", _shapes.Keys) + ")";
-        }
+            LoraAlgorithm.LoHa => Lacking(LoraTensorRole.HadaW1A, LoraTensorRole.HadaW1B, LoraTensorRole.HadaW2A, LoraTensorRole.HadaW2B).ToList(),
+            LoraAlgorithm.LoKr =>
+            [
+                .. Has(LoraTensorRole.LokrW1) ? [] : Lacking(LoraTensorRole.LokrW1A, LoraTensorRole.LokrW1B).Select(r => r + " (or LokrW1)"),
+                .. Has(LoraTensorRole.LokrW2) ? [] : Lacking(LoraTensorRole.LokrW2A, LoraTensorRole.LokrW2B).Select(r => r + " (or LokrW2)"),
+            ],
+            _ => Lacking(LoraTensorRole.Down, LoraTensorRole.Up).ToList(),
+        };
+        return lacking.Count == 0 ? null : string.Join(" and ", lacking);
     }
 
     private string? AnalyzeLowRank(out long[]? delta, out int rank)

@@ -16,7 +16,13 @@ internal sealed class PeftAdapterMetadata
 
     private readonly Dictionary<string, JsonElement> _fields;
 
-    private PeftAdapterMetadata(Dictionary<string, JsonElement> fields) => _fields = fields;
+    private readonly string _source;
+
+    private PeftAdapterMetadata(Dictionary<string, JsonElement> fields, string source)
+    {
+        _fields = fields;
+        _source = source;
+    }
 
     /// <summary>Parses the entry when present; null when absent.</summary>
     /// <exception cref="LoraFormatException">The entry is not a JSON object.</exception>
@@ -28,7 +34,7 @@ internal sealed class PeftAdapterMetadata
             using var doc = JsonDocument.Parse(json);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new LoraFormatException($"{source}: __metadata__ '{MetadataKey}' must be a JSON object.");
-            return new PeftAdapterMetadata(doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal));
+            return new PeftAdapterMetadata(doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal), source);
         }
         catch (JsonException e)
         {
@@ -57,16 +63,34 @@ internal sealed class PeftAdapterMetadata
         return null;
     }
 
-    /// <summary>PEFT's rule: the pattern matches the whole name or a dotted suffix of it.</summary>
-    private static bool PatternMatches(string pattern, string modulePath)
+    /// <summary>Longest <c>alpha_pattern</c> key accepted (PEFT's are module names: tens of characters).</summary>
+    public const int MaxPatternLength = 1000;
+
+    private readonly Dictionary<string, Regex?> _patterns = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// PEFT's rule: the pattern matches the whole name or a dotted suffix of it. The regex runs on .NET's
+    /// non-backtracking engine, whose cost is linear in the name's length whatever the pattern (a nested quantifier
+    /// cannot stall inspection or time out); a pattern it cannot run (back-references, look-arounds) or that is not a
+    /// valid regex is compared as a literal module name.
+    /// </summary>
+    private bool PatternMatches(string pattern, string modulePath)
     {
-        try
+        if (!_patterns.TryGetValue(pattern, out var regex))
         {
-            return Regex.IsMatch(modulePath, $@"^(?:.*\.)?(?:{pattern})$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            if (pattern.Length > MaxPatternLength)
+                throw new LoraFormatException($"{_source}: __metadata__ '{MetadataKey}': alpha_pattern key of {pattern.Length} characters (more than {MaxPatternLength}): '{pattern[..40]}...'.");
+            try
+            {
+                regex = new Regex($@"^(?:.*\.)?(?:{pattern})$", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+            }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException)
+            {
+                regex = null;
+            }
+            _patterns[pattern] = regex;
         }
-        catch (ArgumentException)
-        {
-            return modulePath == pattern || modulePath.EndsWith("." + pattern, StringComparison.Ordinal);
-        }
+        return regex?.IsMatch(modulePath)
+            ?? (modulePath == pattern || modulePath.EndsWith("." + pattern, StringComparison.Ordinal));
     }
 }

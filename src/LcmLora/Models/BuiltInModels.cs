@@ -25,7 +25,6 @@ public static class BuiltInModels
     /// </summary>
     public static string TinyRandomFolder() => ResourceCache.Folder("tiny-sdxl-random", Entries(), staging =>
     {
-        NativeRuntime.EnsureInitialized();
         var configs = SdxlConfigs.FromFolder(Path.Combine(staging, "unet"), Path.Combine(staging, "text_encoder"),
             Path.Combine(staging, "text_encoder_2"), Path.Combine(staging, "vae"));
         torch.random.manual_seed(1234);

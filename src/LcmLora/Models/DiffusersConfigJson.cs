@@ -41,6 +41,16 @@ internal sealed class DiffusersConfigJson
         }
     }
 
+    /// <summary>Wraps an in-memory config; <paramref name="source"/> names it in messages.</summary>
+    public static DiffusersConfigJson FromObject(string source, System.Text.Json.Nodes.JsonObject config)
+    {
+        using var doc = JsonDocument.Parse(config.ToJsonString());
+        return new DiffusersConfigJson(source, doc.RootElement.Clone());
+    }
+
+    /// <summary>The whole config as a mutable JSON object.</summary>
+    public System.Text.Json.Nodes.JsonObject ToObject() => System.Text.Json.Nodes.JsonNode.Parse(_root.GetRawText())!.AsObject();
+
     /// <summary>True when the field is present and not null.</summary>
     public bool Has(string field) => _root.TryGetProperty(field, out var v) && v.ValueKind != JsonValueKind.Null;
 

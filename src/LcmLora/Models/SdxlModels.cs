@@ -5,11 +5,11 @@ using TorchSharp;
 
 namespace LcmLora.Models;
 
-/// <summary>The four loaded SDXL modules, in eval mode, on one device.</summary>
+/// <summary>The loaded modules of a model (SDXL, SDXL refiner or SD 1.x), in eval mode, on one device.</summary>
 public sealed class SdxlModels : IDisposable
 {
     /// <summary>Groups modules that were built and loaded elsewhere.</summary>
-    public SdxlModels(SdxlConfigs configs, SdxlUNet unet, ClipTextModel textEncoder, ClipTextModel textEncoder2, AutoencoderKL vae, torch.Device device, torch.ScalarType dtype)
+    public SdxlModels(SdxlConfigs configs, SdxlUNet unet, ClipTextModel? textEncoder, ClipTextModel? textEncoder2, AutoencoderKL vae, torch.Device device, torch.ScalarType dtype)
     {
         Configs = configs;
         Unet = unet;
@@ -18,7 +18,7 @@ public sealed class SdxlModels : IDisposable
         Vae = vae;
         Device = device;
         DType = dtype;
-        foreach (var m in new torch.nn.Module[] { unet, textEncoder, textEncoder2, vae }) m.eval();
+        foreach (var m in Components.Values) m.eval();
     }
 
     /// <summary>The architecture.</summary>
@@ -27,11 +27,11 @@ public sealed class SdxlModels : IDisposable
     /// <summary>The UNet.</summary>
     public SdxlUNet Unet { get; }
 
-    /// <summary>CLIP ViT-L.</summary>
-    public ClipTextModel TextEncoder { get; }
+    /// <summary>CLIP ViT-L, or null when the model has none (SDXL refiner).</summary>
+    public ClipTextModel? TextEncoder { get; }
 
-    /// <summary>OpenCLIP ViT-bigG with projection.</summary>
-    public ClipTextModel TextEncoder2 { get; }
+    /// <summary>OpenCLIP ViT-bigG with projection, or null when the model has none (SD 1.x).</summary>
+    public ClipTextModel? TextEncoder2 { get; }
 
     /// <summary>The VAE (kept in float32 when the model dtype is float16 and the config asks for upcasting).</summary>
     public AutoencoderKL Vae { get; }
@@ -42,18 +42,25 @@ public sealed class SdxlModels : IDisposable
     /// <summary>The compute dtype of the UNet and text encoders.</summary>
     public torch.ScalarType DType { get; }
 
-    /// <summary>The modules by component name (unet, text_encoder, text_encoder_2, vae).</summary>
-    public IReadOnlyDictionary<string, torch.nn.Module> Components => new Dictionary<string, torch.nn.Module>
+    /// <summary>The modules present, by component name (unet, text_encoder, text_encoder_2, vae).</summary>
+    public IReadOnlyDictionary<string, torch.nn.Module> Components
     {
-        ["unet"] = Unet, ["text_encoder"] = TextEncoder, ["text_encoder_2"] = TextEncoder2, ["vae"] = Vae,
-    };
+        get
+        {
+            var all = new Dictionary<string, torch.nn.Module> { [ModelComponent.Unet.Name()] = Unet };
+            if (TextEncoder is not null) all[ModelComponent.TextEncoder.Name()] = TextEncoder;
+            if (TextEncoder2 is not null) all[ModelComponent.TextEncoder2.Name()] = TextEncoder2;
+            all[ModelComponent.Vae.Name()] = Vae;
+            return all;
+        }
+    }
 
     /// <summary>Frees every module's native memory.</summary>
     public void Dispose()
     {
         Unet.Dispose();
-        TextEncoder.Dispose();
-        TextEncoder2.Dispose();
+        TextEncoder?.Dispose();
+        TextEncoder2?.Dispose();
         Vae.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using LcmLora.Imaging;
 using LcmLora.Schedulers;
 using TorchSharp;
@@ -20,7 +21,8 @@ public sealed record GenerationRequest
     /// <summary>Denoising steps (LCM: 2-8, 4 typical).</summary>
     public int Steps { get; init; } = 4;
 
-    /// <summary>Classifier-free guidance scale; guidance runs only when &gt; 1 (the batch is then [unconditional; conditional]).</summary>
+    /// <summary>Classifier-free guidance scale; guidance runs only when &gt; 1 (the batch is then [unconditional; conditional]).
+    /// A full LCM UNet (time_cond_proj_dim) instead takes it as an embedding of (scale - 1) and never doubles the batch.</summary>
     public double GuidanceScale { get; init; } = 1.0;
 
     /// <summary>Seed of a CPU generator that reproduces PyTorch's <c>torch.Generator("cpu").manual_seed(seed)</c> stream.
@@ -42,6 +44,10 @@ public sealed record GenerationRequest
     /// <summary>Explicit initial latents <c>[B, 4, H/8, W/8]</c>; the generator then draws nothing for them (as diffusers' <c>latents=</c>).</summary>
     public torch.Tensor? Latents { get; init; }
 
+    /// <summary>Custom LCM timesteps, strictly descending in 0..999 (e.g. 999, 499); null: <see cref="Steps"/> evenly spaced
+    /// ones. Replaces <see cref="Steps"/> when set (diffusers' <c>timesteps=[...]</c>).</summary>
+    public IReadOnlyList<int>? Timesteps { get; init; }
+
     /// <summary>The scheduler; null: the pipeline's default (LCM).</summary>
     public IScheduler? Scheduler { get; init; }
 
@@ -62,6 +68,46 @@ public sealed record GenerationRequest
 
     /// <summary>How the VAE decodes: tiled only above a size threshold (default), always, or never.</summary>
     public VaeTiling Tiling { get; init; } = VaeTiling.Auto;
+
+    /// <summary>
+    /// The largest width or height accepted, in pixels. SDXL is trained at 1024; at 4096 x 4096 one float32 UNet step
+    /// already needs tens of GB, and larger sizes run for hours before running out of memory.
+    /// </summary>
+    public const int MaxSize = 4096;
+
+    /// <summary>
+    /// Checks every value that can be checked without running the model (the pipeline checks again, with the model's
+    /// size multiple and the latents' shape). Call it before loading a model to fail fast.
+    /// </summary>
+    /// <param name="sizeMultiple">Width and height must be multiples of this (<see cref="Models.SdxlConfigs.SizeMultiple"/>,
+    /// SDXL: 32); null: only the range is checked.</param>
+    /// <exception cref="InvalidRequestException">A value out of range; its <see cref="InvalidRequestException.Property"/> names it.</exception>
+    public void Validate(int? sizeMultiple = null)
+    {
+        if (Steps < 1) throw new InvalidRequestException(nameof(Steps), $"must be at least 1; got {Steps}.");
+        if (BatchSize < 1) throw new InvalidRequestException(nameof(BatchSize), $"must be at least 1; got {BatchSize}.");
+        if (!double.IsFinite(GuidanceScale) || GuidanceScale < 0)
+            throw new InvalidRequestException(nameof(GuidanceScale), $"must be a finite number >= 0; got {Format(GuidanceScale)}.");
+        if (InitImage is not null && !(Strength > 0 && Strength <= 1))
+            throw new InvalidRequestException(nameof(Strength), $"must be in (0, 1]; got {Format(Strength)}.");
+        if (ClipSkip is < 0) throw new InvalidRequestException(nameof(ClipSkip), $"must be 0 or more; got {ClipSkip}.");
+        CheckSize(nameof(Width), Width, sizeMultiple);
+        CheckSize(nameof(Height), Height, sizeMultiple);
+    }
+
+    private static void CheckSize(string property, int? value, int? multiple)
+    {
+        if (value is not { } v) return;
+        var step = multiple ?? 1;
+        if (v <= 0 || v % step != 0)
+            throw new InvalidRequestException(property, $"must be a positive multiple of {step} for this model; got {v}{(v > step ? $" (nearest: {Nearest(v, step)})" : "")}.");
+        if (v > MaxSize)
+            throw new InvalidRequestException(property, $"must be at most {MaxSize} pixels (larger images need more memory than a single machine has); got {v}.");
+    }
+
+    private static int Nearest(int value, int multiple) => Math.Max(multiple, (int)Math.Round(value / (double)multiple) * multiple);
+
+    private static string Format(double value) => value.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>Tiled VAE decoding (diffusers' tiled_decode): lower peak memory for large images, slightly different pixels.</summary>

@@ -33,7 +33,8 @@ internal sealed class GenerationRun
 
     private torch.ScalarType DType => _p.Models.DType;
 
-    private bool Guided => _r.GuidanceScale > 1.0;
+    /// <summary>Classifier-free guidance: a scale above 1 on a UNet without a guidance embedding.</summary>
+    private bool Guided => _r.GuidanceScale > 1.0 && _p.Models.Configs.Unet.TimeCondProjDim is null;
 
     public GenerationResult Execute()
     {
@@ -44,15 +45,20 @@ internal sealed class GenerationRun
 
         var (embeds, conditioning) = Conditioning(width, height);
         var encoded = _clock.Elapsed;
+        using var timestepCond = GuidanceEmbedding();
         var scheduler = _r.Scheduler ?? _p.Scheduler;
-        var run = scheduler.SetTimesteps(_r.Steps, _r.InitImage is null ? 1.0 : _r.Strength);
+        var strength = _r.InitImage is null ? 1.0 : _r.Strength;
+        var run = _r.Timesteps is { } custom
+            ? scheduler is LcmScheduler lcm ? lcm.SetCustomTimesteps(custom, strength)
+                : throw new LcmLoraInputException($"Custom timesteps need the LCM scheduler; the {scheduler.Name} scheduler takes a step count.")
+            : scheduler.SetTimesteps(_r.Steps, strength);
         var latents = InitialLatents(run, width, height, generator);
         _ct.ThrowIfCancellationRequested();
 
         for (var i = 0; i < run.Timesteps.Count; i++)
         {
             _ct.ThrowIfCancellationRequested();
-            var next = Step(run, i, latents, embeds, conditioning, generator);
+            var next = Step(run, i, latents, embeds, conditioning, timestepCond, generator);
             latents.Dispose();
             latents = next;
         }
@@ -60,6 +66,7 @@ internal sealed class GenerationRun
         // The loop's freed activations would otherwise stay in the C heap through the decode, the peak of a generation.
         Runtime.NativeHeap.Trim();
         var denoised = _clock.Elapsed;
+        _ct.ThrowIfCancellationRequested();
         var decoded = _p.Decoder.Decode(latents, _r.Tiling);
         if (!decoded.isfinite().all().item<bool>())
             throw new NonFiniteOutputException($"The decoded image holds NaN or infinite values ({_p.Decoder.Name}, dtype {DType}). " +
@@ -82,14 +89,10 @@ internal sealed class GenerationRun
     {
         var width = _r.Width ?? _p.NativeSize;
         var height = _r.Height ?? _p.NativeSize;
+        _r.Validate(_p.SizeMultiple);
         var multiple = _p.SizeMultiple;
-        if (width <= 0 || height <= 0 || width % multiple != 0 || height % multiple != 0)
+        if (width % multiple != 0 || height % multiple != 0)
             throw new LcmLoraInputException($"Width and height must be positive multiples of {multiple} for this model; got {width}x{height}.");
-        if (_r.Steps < 1) throw new LcmLoraInputException($"Steps must be at least 1; got {_r.Steps}.");
-        if (_r.BatchSize < 1) throw new LcmLoraInputException($"Batch size must be at least 1; got {_r.BatchSize}.");
-        if (double.IsNaN(_r.GuidanceScale) || _r.GuidanceScale < 0) throw new LcmLoraInputException($"Guidance scale must be >= 0; got {_r.GuidanceScale}.");
-        if (_r.InitImage is not null && (_r.Strength <= 0 || _r.Strength > 1))
-            throw new LcmLoraInputException($"Strength must be in (0, 1]; got {_r.Strength}.");
         if (_r.Latents is { } l)
         {
             long[] expected = [_r.BatchSize, _p.Models.Configs.Unet.InChannels, height / _p.Decoder.ScaleFactor, width / _p.Decoder.ScaleFactor];
@@ -99,32 +102,39 @@ internal sealed class GenerationRun
         return (width, height);
     }
 
-    private (torch.Tensor Embeds, torch.Tensor Conditioning) Conditioning(int width, int height)
+    private (torch.Tensor Embeds, torch.Tensor? Conditioning) Conditioning(int width, int height)
     {
         var encoder = _p.PromptEncoder;
         using var positive = encoder.Encode([_r.Prompt], _r.ClipSkip, _r.ChunkLongPrompts, Device, _warnings);
         var batch = _r.BatchSize;
         var embeds = positive.Embeds.repeat(batch, 1, 1);
-        var pooled = positive.Pooled.repeat(batch, 1);
+        var pooled = positive.Pooled?.repeat(batch, 1);
         if (Guided)
         {
-            PromptEmbeddings negative = _r.NegativePrompt is null && _p.ForceZerosForEmptyPrompt
-                ? new PromptEmbeddings(torch.zeros_like(positive.Embeds), torch.zeros_like(positive.Pooled))
+            PromptEmbeddings negative = _r.NegativePrompt is null && _p.ForceZerosForEmptyPrompt && encoder.ZerosForMissingNegative
+                ? new PromptEmbeddings(torch.zeros_like(positive.Embeds), positive.Pooled is null ? null : torch.zeros_like(positive.Pooled))
                 : encoder.Encode([_r.NegativePrompt ?? ""], null, _r.ChunkLongPrompts, Device, _warnings);
             using (negative)
             {
                 if (negative.Embeds.shape[1] != positive.Embeds.shape[1])
                     throw new LcmLoraInputException("With chunked prompts, the prompt and the negative prompt must have the same number of 75-token chunks.");
                 embeds = torch.cat([negative.Embeds.repeat(batch, 1, 1), embeds]);
-                pooled = torch.cat([negative.Pooled.repeat(batch, 1), pooled]);
+                if (pooled is not null) pooled = torch.cat([negative.Pooled!.repeat(batch, 1), pooled]);
             }
         }
+        if (!_p.Models.Configs.Unet.HasAddedConditioning) return (embeds.to(DType), null);
+        if (pooled is null) throw new LcmLoraInputException("This UNet needs a pooled text embedding (SDXL family), but the text encoders give none.");
         // SDXL micro-conditioning: original size, crop top-left, target size (height first); the same for the negative rows.
         var rows = embeds.shape[0];
         var timeIds = torch.tensor(new float[] { height, width, 0, 0, height, width }, device: Device).repeat(rows, 1);
         var conditioning = _p.Models.Unet.ConditioningEmbedding(pooled.to(DType), timeIds.to(DType));
         return (embeds.to(DType), conditioning);
     }
+
+    /// <summary>A full LCM UNet's guidance input: <c>get_guidance_scale_embedding(guidance_scale - 1)</c>, one row for the batch.</summary>
+    private torch.Tensor? GuidanceEmbedding() => _p.Models.Configs.Unet.TimeCondProjDim is { } dim
+        ? Models.Unet.SdxlUNet.GuidanceEmbedding([_r.GuidanceScale - 1], dim, Device).to(DType)
+        : null;
 
     private torch.Tensor InitialLatents(ISchedulerRun run, int width, int height, torch.Generator generator)
     {
@@ -145,14 +155,14 @@ internal sealed class GenerationRun
         return latents * run.InitNoiseSigma;
     }
 
-    private torch.Tensor Step(ISchedulerRun run, int index, torch.Tensor latents, torch.Tensor embeds, torch.Tensor conditioning, torch.Generator generator)
+    private torch.Tensor Step(ISchedulerRun run, int index, torch.Tensor latents, torch.Tensor embeds, torch.Tensor? conditioning, torch.Tensor? timestepCond, torch.Generator generator)
     {
         var t = run.Timesteps[index];
         using var scope = torch.NewDisposeScope();
         var input = Guided ? torch.cat([latents, latents]) : latents;
         input = run.ScaleModelInput(input, t).to(DType);
         using var timestep = torch.tensor(new[] { t }, device: Device);
-        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning).to(torch.ScalarType.Float32);
+        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, timestepCond, _ct).to(torch.ScalarType.Float32);
         if (Guided)
         {
             var halves = eps.chunk(2);

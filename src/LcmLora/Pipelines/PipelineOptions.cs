@@ -25,8 +25,21 @@ public sealed record PipelineOptions
     /// <summary>The diffusers tokenizer folder for text encoder 2; default: the model folder's <c>tokenizer_2/</c> or the built-in one.</summary>
     public string? Tokenizer2Dir { get; init; }
 
-    /// <summary>The architecture, for single files whose shapes match no built-in one.</summary>
+    /// <summary>The complete architecture, used as given (skips reading it from a single file's shapes).</summary>
     public SdxlConfigs? Configs { get; init; }
+
+    /// <summary>
+    /// Configs for the fields a single file's shapes leave open (a non-standard file): a diffusers pipeline folder, a
+    /// component folder or a config.json (CLI: <c>--config</c>). Fields the shapes determine are checked against it.
+    /// </summary>
+    public string? ConfigDir { get; init; }
+
+    /// <summary>A UNet that replaces the model's own (CLI: <c>--unet</c>): a diffusers <c>unet/</c> folder or a single file with
+    /// <c>model.diffusion_model.*</c> keys, such as a full LCM UNet (latent-consistency/lcm-sdxl).</summary>
+    public string? UNetPath { get; init; }
+
+    /// <summary>Configs for <see cref="UNetPath"/> when its own do not determine everything (default: its config.json, or its shapes).</summary>
+    public string? UNetConfigDir { get; init; }
 
     /// <summary>For diffusers folders: prefer weight files of this variant (e.g. "fp16").</summary>
     public string? Variant { get; init; }

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using LcmLora.Checkpoints;
 using LcmLora.Lora;
 using LcmLora.Models;
+using LcmLora.Models.Unet;
 using LcmLora.Pipelines.Decoding;
 using LcmLora.Runtime;
 using LcmLora.Schedulers;
@@ -12,8 +12,11 @@ using TorchSharp;
 namespace LcmLora.Pipelines;
 
 /// <summary>
-/// Stable Diffusion XL text-to-image and image-to-image, following diffusers' <c>StableDiffusionXLPipeline</c> step for
-/// step: prompt encoding, micro-conditioning, seeded initial latents, the scheduler loop (LCM by default), VAE decode.
+/// Stable Diffusion text-to-image and image-to-image, following diffusers' <c>StableDiffusionXLPipeline</c> (SDXL family)
+/// or <c>StableDiffusionPipeline</c> / <c>LatentConsistencyModelPipeline</c> (SD 1.x) step for step: prompt encoding
+/// with the family's recipe, micro-conditioning, seeded initial latents, the scheduler loop (LCM by default), VAE decode.
+/// Full LCM UNets (<c>time_cond_proj_dim</c>) get the guidance scale as an embedding and never double the batch. The
+/// name stays from the SDXL-only days; <see cref="Family"/> says what is loaded.
 /// </summary>
 /// <remarks>
 /// One generation runs at a time: concurrent calls from several threads are serialized (each waits for the previous
@@ -23,17 +26,18 @@ namespace LcmLora.Pipelines;
 public sealed class SdxlPipeline : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly SdxlPromptEncoder _promptEncoder;
+    private readonly IPromptEncoder? _promptEncoder;
     private readonly Dictionary<string, (WeightMap Map, Dictionary<string, torch.Tensor> Live)> _reloadMaps = [];
     private ILatentDecoder _decoder;
     private SdxlCheckpoint? _checkpoint;
+    private SdxlCheckpoint? _unetCheckpoint;
     private LoraAdapterSet? _loras;
     private readonly IO.StagingBuffer _reloadStaging = new();
 
     /// <summary>Assembles a pipeline from loaded parts.</summary>
     /// <param name="models">The four modules.</param>
     /// <param name="tokenizer">Tokenizer of text encoder 1 (pads with &lt;|endoftext|&gt;).</param>
-    /// <param name="tokenizer2">Tokenizer of text encoder 2 (pads with '!').</param>
+    /// <param name="tokenizer2">Tokenizer of text encoder 2 (pads with '!'); unused by SD 1.x.</param>
     /// <param name="scheduler">The default scheduler; null: LCM with SDXL's noise schedule.</param>
     public SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
     {
@@ -41,42 +45,88 @@ public sealed class SdxlPipeline : IDisposable
         Tokenizer = tokenizer;
         Tokenizer2 = tokenizer2;
         Scheduler = scheduler ?? new LcmScheduler();
-        _promptEncoder = new SdxlPromptEncoder(tokenizer, models.TextEncoder, tokenizer2, models.TextEncoder2);
+        _promptEncoder = models.Configs.Family.Conditioning switch
+        {
+            TextConditioning.SdxlDualEncoder when models.TextEncoder is { } te && models.TextEncoder2 is { } te2 => new SdxlPromptEncoder(tokenizer, te, tokenizer2, te2),
+            TextConditioning.ClipLastHiddenState when models.TextEncoder is { } te => new ClipPromptEncoder(tokenizer, te),
+            _ => null, // the refiner: loads and inspects; its image-to-image refinement is not implemented yet
+        };
         _decoder = new VaeLatentDecoder(models.Vae);
         Precision = new PrecisionChoice(models.DType, "given models");
     }
 
+    /// <summary>The model family (SDXL, SDXL refiner, SD 1.x).</summary>
+    public ModelFamily Family => Models.Configs.Family;
+
     /// <summary>
-    /// Loads an SDXL checkpoint (a single <c>.safetensors</c> file in the original layout, or a diffusers folder) and
-    /// its tokenizers (the folder's, or the built-in SDXL ones). The scheduler is LCM, configured from the folder's
-    /// <c>scheduler/scheduler_config.json</c> when there is one.
+    /// Loads a checkpoint (a single <c>.safetensors</c> file in the original layout, or a diffusers folder; SDXL family
+    /// or SD 1.x, recognized from its keys) and its tokenizers (the folder's, or the built-in CLIP ones). The scheduler
+    /// is LCM, configured from the folder's <c>scheduler/scheduler_config.json</c> when there is one.
+    /// <see cref="PipelineOptions.UNetPath"/> replaces the UNet (a full LCM UNet, say).
     /// </summary>
-    public static SdxlPipeline Load(string modelPath, PipelineOptions? options = null)
+    /// <param name="modelPath">The single file, diffusers folder or cached Hugging Face repo id.</param>
+    /// <param name="options">Device, dtype, tokenizers, progress.</param>
+    /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static SdxlPipeline Load(string modelPath, PipelineOptions? options = null, CancellationToken cancellationToken = default)
     {
         NativeRuntime.EnsureInitialized();
         options ??= new PipelineOptions();
         ComputeThreads.Apply(options.Threads);
-        var checkpoint = SdxlCheckpoint.Open(modelPath, options.Configs, options.Variant);
+        var checkpoint = SdxlCheckpoint.Open(modelPath, options.Configs, options.Variant, options.ConfigDir);
+        SdxlCheckpoint? unetCheckpoint = null;
         try
         {
             var folder = checkpoint.Layout == CheckpointLayout.Diffusers ? checkpoint.Path : null;
             var (t1, t2) = SdxlTokenizers.ForModel(folder, options.TokenizerDir, options.Tokenizer2Dir);
-            var schedulerConfig = folder is not null && File.Exists(Path.Combine(folder, "scheduler", "scheduler_config.json"))
-                ? SchedulerConfig.FromJson(Path.Combine(folder, "scheduler", "scheduler_config.json"))
-                : null;
+            var schedulerConfig = folder is not null ? SchedulerConfig.ForModel(folder) : null;
             var precision = ComputePrecisions.Choose(options.Precision, options.Device);
-            var models = checkpoint.Load(options.Device, precision.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder);
+            var models = checkpoint.Load(options.Device, precision.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken);
+            if (options.UNetPath is { } unetPath)
+            {
+                unetCheckpoint = SdxlCheckpoint.OpenUNet(unetPath, options.UNetConfigDir, options.Variant);
+                models = ReplaceUNet(models, unetCheckpoint, unetPath);
+            }
             // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it, and
             // the VAE encoder is read from it on first use.
-            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint, Precision = precision };
+            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint, _unetCheckpoint = unetCheckpoint, Precision = precision };
             pipeline._decoder = new VaeLatentDecoder(models.Vae, checkpoint.LoadVaeEncoder);
             return pipeline;
         }
         catch
         {
+            unetCheckpoint?.Dispose();
             checkpoint.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Swaps in a UNet from another file or folder; it must take the same conditioning as the one it replaces.</summary>
+    private static SdxlModels ReplaceUNet(SdxlModels models, SdxlCheckpoint unetCheckpoint, string path)
+    {
+        SdxlUNet unet;
+        try { unet = unetCheckpoint.LoadUNet(models.Device, models.DType); }
+        catch
+        {
+            models.Dispose();
+            throw;
+        }
+        var (old, replacement) = (models.Configs.Unet, unet.Config);
+        string? problem = replacement.CrossAttentionDim[^1] != old.CrossAttentionDim[^1]
+            ? $"its cross_attention_dim is {replacement.CrossAttentionDim[^1]}, the text encoders give {old.CrossAttentionDim[^1]}"
+            : replacement.ProjectionClassEmbeddingsInputDim != old.ProjectionClassEmbeddingsInputDim
+                ? $"its projection_class_embeddings_input_dim is {replacement.ProjectionClassEmbeddingsInputDim?.ToString() ?? "null"}, the model's {old.ProjectionClassEmbeddingsInputDim?.ToString() ?? "null"}"
+                : replacement.OutChannels != models.Configs.Vae.LatentChannels
+                    ? $"it predicts {replacement.OutChannels} channels, the VAE has {models.Configs.Vae.LatentChannels} latent channels"
+                    : null;
+        if (problem is not null)
+        {
+            unet.Dispose();
+            models.Dispose();
+            throw new LcmLoraInputException($"{path}: this UNet does not fit the model: {problem}.");
+        }
+        models.Unet.Dispose();
+        return new SdxlModels(models.Configs with { Unet = replacement }, unet, models.TextEncoder, models.TextEncoder2, models.Vae, models.Device, models.DType);
     }
 
     /// <summary>
@@ -92,7 +142,7 @@ public sealed class SdxlPipeline : IDisposable
 
     private torch.Tensor ReloadOriginal(string component, string parameter)
     {
-        var checkpoint = _checkpoint!;
+        var checkpoint = component == ModelComponent.Unet.Name() && _unetCheckpoint is not null ? _unetCheckpoint : _checkpoint!;
         if (!_reloadMaps.TryGetValue(component, out var entry))
         {
             var state = Models.Components[component].state_dict();
@@ -131,14 +181,16 @@ public sealed class SdxlPipeline : IDisposable
     /// <summary>When set, every progress report carries a preview of the current denoised estimate decoded with it (use TAESD-XL).</summary>
     public ILatentDecoder? PreviewDecoder { get; set; }
 
-    /// <summary>SDXL's <c>force_zeros_for_empty_prompt</c>: with guidance and no negative prompt, the negative conditioning is zeros.</summary>
+    /// <summary>SDXL's <c>force_zeros_for_empty_prompt</c>: with guidance and no negative prompt, the negative conditioning is
+    /// zeros (SD 1.x always encodes "" instead).</summary>
     public bool ForceZerosForEmptyPrompt { get; set; } = true;
 
     /// <summary>Width and height must be multiples of this (the decoder's factor times the UNet's downsampling).</summary>
     public int SizeMultiple => Decoder.ScaleFactor * (1 << (Models.Configs.Unet.Levels - 1));
 
-    /// <summary>The size used when a request gives none (the UNet's sample size in pixels; SDXL: 1024).</summary>
-    public int NativeSize => Models.Configs.Unet.SampleSize * Decoder.ScaleFactor;
+    /// <summary>The size used when a request gives none: the UNet's sample size in pixels (SDXL: 1024, SD 1.5: 512), or the
+    /// family's default when the config has no sample size.</summary>
+    public int NativeSize => Models.Configs.Unet.SampleSize > 0 ? Models.Configs.Unet.SampleSize * Decoder.ScaleFactor : Family.DefaultImageSize;
 
     /// <summary>Generates images. See <see cref="GenerationRequest"/> for the inputs and their defaults.</summary>
     /// <exception cref="LcmLoraInputException">An invalid request (size, steps, strength, latents shape...).</exception>
@@ -146,7 +198,6 @@ public sealed class SdxlPipeline : IDisposable
     /// <exception cref="OperationCanceledException">Cancelled; the pipeline stays usable.</exception>
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        NativeRuntime.EnsureInitialized();
         _gate.Wait(cancellationToken);
         try
         {
@@ -160,7 +211,8 @@ public sealed class SdxlPipeline : IDisposable
         }
     }
 
-    internal SdxlPromptEncoder PromptEncoder => _promptEncoder;
+    internal IPromptEncoder PromptEncoder => _promptEncoder ??
+        throw new LcmLoraInputException($"Generating with a {Family.Name} model is not supported yet (the refiner's image-to-image refinement is planned).");
 
     /// <summary>A random seed, for requests that give neither seed nor generator.</summary>
     internal static ulong RandomSeed() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) >> 11;
@@ -171,10 +223,8 @@ public sealed class SdxlPipeline : IDisposable
         _loras?.Dispose();
         Models.Dispose();
         _checkpoint?.Dispose();
+        _unetCheckpoint?.Dispose();
         _reloadStaging.Dispose();
         _gate.Dispose();
     }
-
-    /// <summary>Measures wall time of one generation.</summary>
-    internal static Stopwatch StartClock() => Stopwatch.StartNew();
 }

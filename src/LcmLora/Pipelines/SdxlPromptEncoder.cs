@@ -11,8 +11,11 @@ namespace LcmLora.Pipelines;
 /// of encoder 2. Optionally, long prompts are encoded in 75-token chunks (each wrapped in BOS/EOS and padded)
 /// whose embeddings are concatenated along the sequence; the pooled embedding then comes from the first chunk.
 /// </summary>
-public sealed class SdxlPromptEncoder
+public sealed class SdxlPromptEncoder : IPromptEncoder
 {
+    /// <inheritdoc/>
+    bool IPromptEncoder.ZerosForMissingNegative => true;
+
     private readonly ClipTokenizer _tokenizer;
     private readonly ClipTokenizer _tokenizer2;
     private readonly ClipTextModel _encoder;
@@ -60,7 +63,7 @@ public sealed class SdxlPromptEncoder
         }
         var result = new PromptEmbeddings(PadAndStack(embeds), torch.cat(pooled, dim: 0));
         result.Embeds.MoveToOuterDisposeScope();
-        result.Pooled.MoveToOuterDisposeScope();
+        result.Pooled!.MoveToOuterDisposeScope();
         return result;
     }
 
@@ -72,7 +75,7 @@ public sealed class SdxlPromptEncoder
             var p2 = _tokenizer2.EncodePadded(prompt);
             if (p1.Truncated || p2.Truncated)
                 warnings?.Add($"The prompt is longer than {_tokenizer.ModelMaxLength} tokens and was truncated; dropped: \"{_tokenizer.Decode(p1.DroppedTokenIds)}\". " +
-                    "Use chunked prompt encoding to keep all of it.");
+                    "Set ChunkLongPrompts (lcmlora: --chunk-prompts) to encode all of it in 75-token chunks.");
             return ([p1.ToInt64Array()], [p2.ToInt64Array()]);
         }
         var c1 = _tokenizer.EncodeChunked(prompt).Select(c => c.ToInt64Array()).ToList();

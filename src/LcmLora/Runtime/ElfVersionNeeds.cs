@@ -50,18 +50,43 @@ public static class ElfVersionNeeds
             if (name == version) offsets.Add(flagsOffset);
         });
         var changed = false;
-        using var stream = offsets.Count == 0 ? null : new FileStream(path, FileMode.Open, FileAccess.Write);
         foreach (var offset in offsets)
         {
             var flags = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(offset));
             if ((flags & VerFlagWeak) != 0) continue;
-            var patched = new byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(patched, (ushort)(flags | VerFlagWeak));
-            stream!.Position = offset;
-            stream.Write(patched);
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(offset), (ushort)(flags | VerFlagWeak));
             changed = true;
         }
+        if (changed) Replace(path, bytes);
         return changed;
+    }
+
+    /// <summary>
+    /// Writes the patched copy as a new file beside <paramref name="path"/> and renames it over the old name, never
+    /// writing through it: the app's copy is often a hard link into the NuGet package cache (CreateHardLinksForCopy-
+    /// LocalIfPossible), whose file must stay as published. The rename also keeps a process that has the old file
+    /// mapped safe. Permissions are carried over.
+    /// </summary>
+    private static void Replace(string path, byte[] bytes)
+    {
+        var temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.patch");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, File.GetUnixFileMode(path));
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+            throw;
+        }
     }
 
     private static void Walk(string path, byte[] b, Action<string, string, int> visit)

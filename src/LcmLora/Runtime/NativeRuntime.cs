@@ -12,8 +12,9 @@ namespace LcmLora.Runtime;
 /// </summary>
 /// <remarks>
 /// Applications that reference the LcmLora package get a module initializer that calls
-/// <see cref="EnsureInitialized"/> before <c>Main</c>; every public LcmLora entry point calls it too.
-/// Call it yourself first if your code touches <c>TorchSharp.torch</c> before anything in LcmLora.
+/// <see cref="EnsureInitialized"/> before <c>Main</c>; <c>SdxlPipeline.Load</c> calls it too, for applications that
+/// opted out. Those two are the only entry points: an application that opted out and uses lower-level types
+/// (<c>SafeTensorsFile</c>, the models) or touches <c>TorchSharp.torch</c> first calls it itself.
 /// See docs/troubleshooting.md, "TorchSharp fails to load".
 /// </remarks>
 public static class NativeRuntime
@@ -38,15 +39,49 @@ public static class NativeRuntime
     /// names the cause and the remedy.</exception>
     public static void EnsureInitialized()
     {
-        if (_done) return;
-        lock (Gate)
-        {
-            if (_done) return;
-            HugePages = RequestHugePages();
-            Status = Apply();
-            _done = true;
-        }
+        if (!TryInitialize()) throw new NativeRuntimeException(_failure!.Message, _failure);
     }
+
+    /// <summary>
+    /// <see cref="EnsureInitialized"/> for the module initializer, which runs before <c>Main</c>: it never throws, so
+    /// an application whose folder cannot be patched still starts (<c>--help</c> works) and the problem is reported,
+    /// as a <see cref="NativeRuntimeException"/> with its remedy, where LcmLora is first used.
+    /// </summary>
+    /// <returns>False when the fix is needed and could not be applied.</returns>
+    public static bool TryInitialize()
+    {
+        if (!_done)
+        {
+            lock (Gate)
+            {
+                if (!_done)
+                {
+                    HugePages = RequestHugePages();
+                    try
+                    {
+                        Status = Apply();
+                    }
+                    catch (NativeRuntimeException e)
+                    {
+                        _failure = e;
+                        Status = e.Message;
+                    }
+                    _done = true;
+                }
+            }
+        }
+        if (_failure is not null) return false;
+        // Once TorchSharp has loaded libtorch (the first call, from the module initializer, comes before that; the
+        // pipeline calls again before its first convolution).
+        if (!_torchConfigured) _torchConfigured = TorchSettings.TryDisableNnpack();
+        return true;
+    }
+
+    private static NativeRuntimeException? _failure;
+    private static volatile bool _torchConfigured;
+
+    /// <summary>A handle to a shared library already loaded in the process, or zero (never loads it).</summary>
+    internal static IntPtr OpenLoaded(string soname) => OperatingSystem.IsLinux() ? Dl.Open(soname, Dl.RtldLazy | Dl.RtldNoload) : IntPtr.Zero;
 
     /// <summary>The environment variable with which libtorch's CPU allocator backs large tensors by transparent huge pages.</summary>
     public const string HugePagesVariable = "THP_MEM_ALLOC_ENABLE";
@@ -133,7 +168,7 @@ public static class NativeRuntime
 
     private static class Dl
     {
-        public const int RtldLazy = 0x1, RtldNow = 0x2, RtldGlobal = 0x100;
+        public const int RtldLazy = 0x1, RtldNow = 0x2, RtldNoload = 0x4, RtldGlobal = 0x100;
 
         [DllImport("libc.so.6", EntryPoint = "dlopen")] private static extern IntPtr DlopenC(string? file, int mode);
         [DllImport("libc.so.6", EntryPoint = "dlvsym")] private static extern IntPtr DlvsymC(IntPtr handle, string symbol, string version);

@@ -81,6 +81,17 @@ public sealed record SchedulerConfig
     /// <summary>The SDXL base scheduler (stabilityai/stable-diffusion-xl-base-1.0 scheduler_config.json): every default.</summary>
     public static SchedulerConfig SdxlBase { get; } = new() { ClassName = "EulerDiscreteScheduler" };
 
+    /// <summary>
+    /// The scheduler configuration of a model: a diffusers folder's <c>scheduler/scheduler_config.json</c> when there
+    /// is one, else null (the SDXL defaults apply).
+    /// </summary>
+    /// <param name="modelPath">A single file or a diffusers folder.</param>
+    public static SchedulerConfig? ForModel(string modelPath)
+    {
+        var path = Path.Combine(modelPath, "scheduler", "scheduler_config.json");
+        return Directory.Exists(modelPath) && File.Exists(path) ? FromJson(path) : null;
+    }
+
     /// <summary>Reads a diffusers <c>scheduler_config.json</c>. Unknown fields are ignored; missing ones take SDXL values.</summary>
     /// <exception cref="SchedulerConfigException">The file is missing or not JSON, or a field has a wrong type or value.</exception>
     public static SchedulerConfig FromJson(string configJsonPath)

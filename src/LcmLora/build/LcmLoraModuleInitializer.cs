@@ -8,6 +8,7 @@ namespace LcmLora.Generated
 #pragma warning disable CA2255
         [System.Runtime.CompilerServices.ModuleInitializer]
 #pragma warning restore CA2255
-        internal static void Initialize() => global::LcmLora.Runtime.NativeRuntime.EnsureInitialized();
+        // Never throws: a host that cannot be fixed gets the error, with its remedy, where LcmLora is first used.
+        internal static void Initialize() => global::LcmLora.Runtime.NativeRuntime.TryInitialize();
     }
 }

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Checkpoints;
 
+[Trait("Category", "unit")]
 public class HuggingFaceCacheTests : TempDirectoryTest
 {
     [Fact]

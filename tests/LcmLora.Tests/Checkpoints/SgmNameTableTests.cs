@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Checkpoints;
 
+[Trait("Category", "unit")]
 public class SgmNameTableTests
 {
     [Fact]

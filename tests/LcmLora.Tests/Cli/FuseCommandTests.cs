@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
+[Trait("Category", "cli")]
 public class FuseCommandTests : TempDirectoryTest
 {
     [Fact]
@@ -11,7 +12,7 @@ public class FuseCommandTests : TempDirectoryTest
         var output = Path.Combine(TempDir, "fused.safetensors");
         var input = Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors");
         var r = CliRunner.Run("fuse", "--model", input, "--lora", Fixtures.Path("lora", "lora_b.safetensors") + ":1.0",
-            "--lora", Fixtures.Path("lora", "lora_a.safetensors") + ":0.8", "--out", output, "--json");
+            "--lora", Fixtures.Path("lora", "lora_a.safetensors") + ":0.8", "--out", output, "--json", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var fused = SafeTensorsFile.Open(output);
         using var original = SafeTensorsFile.Open(input);
@@ -45,7 +46,7 @@ public class FuseCommandTests : TempDirectoryTest
     public void ALoraThatMatchesNothingIsBadInput()
     {
         var r = CliRunner.Run("fuse", "--model", Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"),
-            "--lora", Fixtures.Path("unet-forward", "data.safetensors"), "--out", Path.Combine(TempDir, "x.safetensors"));
+            "--lora", Fixtures.Path("unet-forward", "data.safetensors"), "--out", Path.Combine(TempDir, "x.safetensors"), "--config", Fixtures.TinyConfigDir);
         Assert.Equal(2, r.ExitCode);
         Assert.False(File.Exists(Path.Combine(TempDir, "x.safetensors")));
     }

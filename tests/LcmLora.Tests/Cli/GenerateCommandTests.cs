@@ -5,6 +5,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
+[Trait("Category", "cli")]
 public class GenerateCommandTests : TempDirectoryTest
 {
     private string Out(string name) => Path.Combine(TempDir, name);
@@ -29,7 +30,7 @@ public class GenerateCommandTests : TempDirectoryTest
     public void SeedPathImageIsReproducedFromBothLayouts(string model)
     {
         var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", model), "--seed", "2024", "--prompt", "a lighthouse on a cliff at sunset",
-            "--dtype", "fp32", "--width", "48", "--height", "32", "--save-tensor", Out("x.safetensors"), "--out", Out("x.png"), "--quiet");
+            "--dtype", "fp32", "--width", "48", "--height", "32", "--save-tensor", Out("x.safetensors"), "--out", Out("x.png"), "--quiet", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var ours = SafeTensorsFile.Open(Out("x.safetensors"));
         using var reference = SafeTensorsFile.Open(Fixtures.Path("pipeline-lcm", "seed_path", "data.safetensors"));

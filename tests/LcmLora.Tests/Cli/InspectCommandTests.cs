@@ -3,13 +3,14 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
+[Trait("Category", "cli")]
 public class InspectCommandTests : TempDirectoryTest
 {
     [Fact]
     public void JsonListsEveryTensorWithCountsAndMetadata()
     {
         var file = Fixtures.Path("unet-forward", "data.safetensors");
-        var r = CliRunner.Run("inspect", file, "--json");
+        var r = CliRunner.Run("inspect", file, "--json", "--tensors");
         Assert.Equal(0, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Out);
         var tensors = doc.RootElement.GetProperty("tensors");
@@ -22,10 +23,50 @@ public class InspectCommandTests : TempDirectoryTest
     [Fact]
     public void TextListsTensors()
     {
-        var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"));
+        var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"), "--tensors");
         Assert.True(r.ExitCode == 0, r.Err);
         Assert.Contains("model.diffusion_model.time_embed.0.weight", r.Out);
         Assert.Contains("tensors", r.Out);
+    }
+
+    [Theory]
+    [InlineData("sgm/tiny_sdxl_sgm.safetensors")]
+    [InlineData("diffusers")]
+    public void SingleFilesAndFoldersPrintTheSameShortSummaryByDefault(string model)
+    {
+        var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", model));
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.DoesNotContain("model.diffusion_model.time_embed.0.weight", r.Out);
+        Assert.Contains("unet:", r.Out);
+        Assert.DoesNotContain("other: 0 parameters", r.Out);
+        Assert.True(r.Out.Split('\n').Length < 15, r.Out);
+    }
+
+    [Fact]
+    public void EveryJsonReportNamesThePathFieldPath()
+    {
+        foreach (var path in new[] { Fixtures.Path("unet-forward", "data.safetensors"), Fixtures.Path("tiny-sdxl", "diffusers"),
+                     Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"), Fixtures.Path("lora", "lora_c.safetensors") })
+        {
+            var r = CliRunner.Run("inspect", path, "--json");
+            Assert.True(r.ExitCode == 0, r.Err);
+            using var doc = JsonDocument.Parse(r.Out);
+            Assert.False(doc.RootElement.TryGetProperty("file", out _), path);
+            Assert.EndsWith(Path.GetFileName(path), doc.RootElement.GetProperty("path").GetString());
+        }
+    }
+
+    [Fact]
+    public void PipedTextIsNotWrappedInMidPhrase()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(TempDir, "a-folder-with-a-long-name-so-that-the-line-is-longer-than-eighty-columns")).FullName;
+        var lora = Path.Combine(dir, "lora_c.safetensors");
+        File.Copy(Fixtures.Path("lora", "lora_c.safetensors"), lora);
+        var r = CliRunner.Run("inspect", lora);
+        Assert.True(r.ExitCode == 0, r.Err);
+        var line = r.Out.Split('\n').Single(l => l.StartsWith("LoRA", StringComparison.Ordinal));
+        Assert.Contains("modules", line);
+        Assert.True(line.Length > 80, line);
     }
 
     [Theory]

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
+[Trait("Category", "cli")]
 public class InspectModelAndLoraTests : TempDirectoryTest
 {
     [Theory]
@@ -11,7 +12,7 @@ public class InspectModelAndLoraTests : TempDirectoryTest
     [InlineData("sgm/tiny_sdxl_sgm.safetensors", "sgm-single-file")]
     public void ModelJsonReportsCompleteMappingsForBothLayouts(string model, string layout)
     {
-        var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", model), "--json");
+        var r = CliRunner.Run("inspect", Fixtures.Path("tiny-sdxl", model), "--json", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         Assert.Equal(layout, doc.RootElement.GetProperty("layout").GetString());
@@ -62,6 +63,7 @@ public class InspectModelAndLoraTests : TempDirectoryTest
         using var doc = JsonDocument.Parse(r.Out);
         var l = doc.RootElement.GetProperty("lora");
         Assert.Contains("Peft", l.GetProperty("format").GetString());
-        Assert.Equal("4", l.GetProperty("ranks")[0].GetString());
+        Assert.Equal(4, l.GetProperty("ranks")[0].GetInt32());
+        Assert.All(l.GetProperty("alphas").EnumerateArray(), a => Assert.Equal(JsonValueKind.Number, a.ValueKind));
     }
 }

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Cli;
 
+[Trait("Category", "cli")]
 public class TokenizeCommandTests
 {
     [Fact]

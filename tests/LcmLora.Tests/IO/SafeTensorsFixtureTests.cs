@@ -5,6 +5,7 @@ using Xunit;
 
 namespace LcmLora.Tests.IO;
 
+[Trait("Category", "unit")]
 public class SafeTensorsFixtureTests
 {
     public static IEnumerable<object[]> AllFixtureFiles() =>

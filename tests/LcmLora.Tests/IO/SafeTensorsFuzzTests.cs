@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.IO;
 
 /// <summary>Seeded mutation fuzzing: every mutated file is either read correctly or rejected with the typed exception.</summary>
+[Trait("Category", "unit")]
 public class SafeTensorsFuzzTests : TempDirectoryTest
 {
     [Theory]

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.IO;
 
+[Trait("Category", "unit")]
 public class SafeTensorsMalformedTests : TempDirectoryTest
 {
     private string WriteFile(string name, byte[] bytes)
@@ -37,6 +38,13 @@ public class SafeTensorsMalformedTests : TempDirectoryTest
         { "metadata-array", "{\"__metadata__\":[1]}", 0, "object of strings" },
         { "missing-offsets", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "data_offsets" },
         { "entry-not-object", "{\"w\":3}", 0, "must be an object" },
+        { "gap-between", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12, "gap of 4 bytes after tensor 'a'" },
+        { "gap-at-start", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "gap of 4 bytes after the start" },
+        { "trailing-bytes", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 5, "1 bytes follow the last tensor" },
+        { "data-without-tensors", "{\"__metadata__\":{\"x\":\"y\"}}", 3, "3 bytes follow" },
+        { "duplicate-dtype", "{\"w\":{\"dtype\":\"F32\",\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "field 'dtype' appears twice" },
+        { "duplicate-offsets", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"data_offsets\":[4,8]}}", 8, "field 'data_offsets' appears twice" },
+        { "not-an-object-start", " {}", 0, "must be a JSON object starting with '{'" },
     };
 
     [Theory]
@@ -47,6 +55,31 @@ public class SafeTensorsMalformedTests : TempDirectoryTest
         var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsFile.Open(path).Dispose());
         Assert.Contains(path, e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void AHeaderLengthOneByteShortIsRejectedNotShifted()
+    {
+        // A valid file whose header is padded with spaces (as writers do): one byte less of header still parses as
+        // JSON, and every tensor would start one byte early.
+        var json = Encoding.UTF8.GetBytes("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  ");
+        var data = BitConverter.GetBytes(1.5f).Concat(BitConverter.GetBytes(2.5f)).ToArray();
+        var good = WriteFile("good.safetensors", [.. BitConverter.GetBytes((ulong)json.Length), .. json, .. data]);
+        using (var file = SafeTensorsFile.Open(good))
+        using (var t = file.Read("a"))
+            Assert.Equal([1.5f, 2.5f], t.data<float>().ToArray());
+        var shifted = WriteFile("shifted.safetensors", [.. BitConverter.GetBytes((ulong)json.Length - 1), .. json, .. data]);
+        var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsFile.Open(shifted).Dispose());
+        Assert.Contains("1 bytes follow the last tensor", e.Message);
+    }
+
+    [Fact]
+    public void TheTensorCountIsBounded()
+    {
+        var entries = Enumerable.Range(0, SafeTensorsHeader.MaxTensors + 1).Select(i => $"\"t{i}\":{{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}");
+        var path = WriteFile("many.safetensors", Build("{" + string.Join(",", entries) + "}", 0));
+        var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsFile.Open(path).Dispose());
+        Assert.Contains($"more than {SafeTensorsHeader.MaxTensors} tensors", e.Message);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.IO;
 
+[Trait("Category", "unit")]
 public class SafeTensorsRoundTripTests : TempDirectoryTest
 {
     [Theory]

@@ -6,6 +6,7 @@ using Xunit;
 namespace LcmLora.Tests.IO;
 
 /// <summary>Row-range reads, conversion through a reused staging buffer, and split parts that own their storage.</summary>
+[Trait("Category", "unit")]
 public class SafeTensorsRowReadTests : TempDirectoryTest
 {
     private string Write(params (string Name, torch.Tensor Value)[] tensors)

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Imaging;
 
+[Trait("Category", "unit")]
 public class ImagingTests
 {
     [Fact]
@@ -57,5 +58,16 @@ public class ImagingTests
         var bad = Path.GetTempFileName();
         try { Assert.Throws<LcmLoraInputException>(() => PngCodec.Load(bad)); }
         finally { File.Delete(bad); }
+    }
+
+    [Fact]
+    public void DecodeReadsEncodedBytesBackAndNamesTheSourceOfBadOnes()
+    {
+        var pixels = Enumerable.Range(0, 5 * 3 * 3).Select(i => (byte)(i * 5)).ToArray();
+        var back = PngCodec.Decode(PngCodec.Encode(new RgbImage(5, 3, pixels)), "upload");
+        Assert.Equal((5, 3), (back.Width, back.Height));
+        Assert.Equal(pixels, back.Pixels);
+        var e = Assert.Throws<LcmLoraInputException>(() => PngCodec.Decode("hello"u8.ToArray(), "initImage"));
+        Assert.StartsWith("initImage:", e.Message);
     }
 }

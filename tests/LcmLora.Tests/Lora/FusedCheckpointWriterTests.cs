@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 
 namespace LcmLora.Tests.Lora;
 
+[Trait("Category", "parity")]
 public class FusedCheckpointWriterTests(ITestOutputHelper output)
 {
     /// <summary>

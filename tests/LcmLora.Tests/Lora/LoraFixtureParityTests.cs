@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace LcmLora.Tests.Lora;
 
 /// <summary>Fused weights against the diffusers/PEFT reference (fixtures/lora), for each format and scale, and combined.</summary>
+[Trait("Category", "parity")]
 public class LoraFixtureParityTests(ITestOutputHelper output)
 {
     [Theory]

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Lora;
 
+[Trait("Category", "unit")]
 public class LoraFormatDetectionTests
 {
     private static readonly string[] AllComponents = [LoraComponents.UNet, LoraComponents.TextEncoder, LoraComponents.TextEncoder2];

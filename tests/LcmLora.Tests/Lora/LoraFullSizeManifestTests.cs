@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace LcmLora.Tests.Lora;
 
 /// <summary>The full-size rank-64 LCM-LoRA layout against the full-size SDXL names and shapes (manifests, no weights).</summary>
+[Trait("Category", "unit")]
 public class LoraFullSizeManifestTests(ITestOutputHelper output)
 {
     private static List<(string Key, long[] Shape)> LcmLoraManifest()

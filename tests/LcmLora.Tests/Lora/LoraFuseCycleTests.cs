@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace LcmLora.Tests.Lora;
 
+[Trait("Category", "slow")]
 public class LoraFuseCycleTests(ITestOutputHelper output)
 {
     [Fact]

@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.Lora;
 
 /// <summary>Strict / lenient matching, reports, and the guarantees around broken adapters.</summary>
+[Trait("Category", "unit")]
 public class LoraMatchPolicyTests
 {
     private const string Q = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
@@ -110,7 +111,7 @@ public class LoraMatchPolicyTests
         using var set = new LoraAdapterSet(s.Components, keepOriginals);
         set.Add("good", good);
         set.Add("bad", bad);
-        var e = Assert.Throws<LoraNonFiniteException>(set.Fuse);
+        var e = Assert.Throws<LoraNonFiniteException>(() => set.Fuse());
         Assert.Contains("to_q", e.Message);
         Assert.False(set.IsFused);
         AssertUnchanged(s, before);
@@ -148,7 +149,7 @@ public class LoraMatchPolicyTests
         Assert.Throws<LcmLoraInputException>(() => set.SetWeight("x", double.NaN));
         Assert.Throws<KeyNotFoundException>(() => set.SetWeight("nope", 1));
         set.Fuse();
-        Assert.Throws<InvalidOperationException>(set.Fuse);
+        Assert.Throws<InvalidOperationException>(() => set.Fuse());
         Assert.True(set.Remove("x"));
         Assert.True(set.IsFused);
         Assert.Empty(set.FusedParameters);

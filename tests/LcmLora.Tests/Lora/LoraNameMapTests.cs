@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Lora;
 
+[Trait("Category", "unit")]
 public class LoraNameMapTests
 {
     private static LoraNameMap TinyMap()

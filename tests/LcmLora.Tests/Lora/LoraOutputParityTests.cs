@@ -11,6 +11,7 @@ namespace LcmLora.Tests.Lora;
 /// Model outputs after fusing, against diffusers + PEFT (fixtures/lora): the UNet and both text encoders run on the
 /// fixture inputs with the adapters fused through the pipeline, then unfused (originals re-read from the mapped checkpoint).
 /// </summary>
+[Trait("Category", "slow")]
 public class LoraOutputParityTests
 {
     public static TheoryData<string, string[], double[], bool> Cases => new()
@@ -29,13 +30,13 @@ public class LoraOutputParityTests
     [MemberData(nameof(Cases))]
     public void FusedOutputsMatchAndUnfuseRestoresTheBase(string caseName, string[] files, double[] weights, bool singleFile)
     {
-        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors") : Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
-        var before = Snapshot(pipeline.Models);
+        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.TinySgm : Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32 with { ConfigDir = singleFile ? Fixtures.TinyConfigDir : null });
+        using var before = WeightSnapshot.Of(pipeline.Models);
         for (var i = 0; i < files.Length; i++) pipeline.Loras.Add(files[i], Fixtures.Path("lora", files[i] + ".safetensors"), weights[i]);
         pipeline.Loras.Fuse();
         using (var expected = SafeTensorsFile.Open(Fixtures.Path("lora", caseName, "outputs.safetensors"))) CompareOutputs(pipeline.Models, expected);
         pipeline.Loras.Unfuse();
-        foreach (var (key, original) in before) TensorAssert.Identical(original, Snapshot(pipeline.Models)[key], key);
+        using (var after = WeightSnapshot.Of(pipeline.Models)) before.AssertIdentical(after);
         using (var baseOutputs = SafeTensorsFile.Open(Fixtures.Path("lora", "base_outputs.safetensors"))) CompareOutputs(pipeline.Models, baseOutputs);
     }
 
@@ -43,7 +44,7 @@ public class LoraOutputParityTests
     public void ReweightingAfterFusionDoesNotNeedTheFileAndCyclesStayExact()
     {
         using var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
-        var before = Snapshot(pipeline.Models);
+        using var before = WeightSnapshot.Of(pipeline.Models);
         pipeline.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"), 1.0);
         pipeline.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.3);
         for (var cycle = 0; cycle < 20; cycle++)
@@ -52,18 +53,11 @@ public class LoraOutputParityTests
             if (cycle == 10) pipeline.Loras.SetWeight("style", 0.8);
             pipeline.Loras.Unfuse();
         }
-        var after = Snapshot(pipeline.Models);
-        foreach (var (key, original) in before) TensorAssert.Identical(original, after[key], key);
+        using (var after = WeightSnapshot.Of(pipeline.Models)) before.AssertIdentical(after);
         pipeline.Loras.Fuse();
         using var expected = SafeTensorsFile.Open(Fixtures.Path("lora", "combined_lcm_style", "outputs.safetensors"));
         CompareOutputs(pipeline.Models, expected);
     }
-
-    // Every loaded weight; the VAE encoder stays on the meta device (unloaded) in text-to-image pipelines.
-    private static Dictionary<string, torch.Tensor> Snapshot(SdxlModels models) =>
-        models.Components.SelectMany(c => c.Value.state_dict().Where(kv => kv.Value.device_type != DeviceType.META)
-                .Select(kv => (Key: c.Key + "." + kv.Key, Value: kv.Value.detach().clone())))
-            .ToDictionary(x => x.Key, x => x.Value);
 
     private static void CompareOutputs(SdxlModels models, SafeTensorsFile expected)
     {

@@ -8,6 +8,7 @@ namespace LcmLora.Tests.Lora;
 /// Formats without fixtures (LoCon Tucker, LoHa, LoKr, DoRA, diffusers legacy, PEFT metadata): small files are
 /// written here and the fused weights are checked against deltas computed with plain loops in this file.
 /// </summary>
+[Trait("Category", "unit")]
 public class LoraSyntheticFormatTests
 {
     private const string QModule = "down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";

@@ -12,6 +12,7 @@ namespace LcmLora.Tests.Models;
 /// a last partial band, odd upsampled rows) inside small tensors. Then the whole tiny VAE decoded with every
 /// activation banded, against diffusers.
 /// </summary>
+[Trait("Category", "parity")]
 public sealed class BandedConvolutionTests
 {
     private const double Tolerance = 1e-5;

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace LcmLora.Tests.Models;
 
+[Trait("Category", "unit")]
 public sealed class ResnetBlockConsumingTests
 {
     [Theory]

@@ -10,6 +10,7 @@ namespace LcmLora.Tests.Packaging;
 /// <summary>What `dotnet pack src/LcmLora` puts in LcmLora.nupkg/.snupkg: assemblies and docs, README, licence,
 /// metadata, dependencies (never a TorchSharp backend), SourceLink, and the native-load fix for consumers.</summary>
 [Collection(PackagingCollection.Name)]
+[Trait("Category", "packaging")]
 public sealed class PackageContentTests(PackedLcmLora package)
 {
     private static readonly string[] RequiredEntries =
@@ -38,7 +39,7 @@ public sealed class PackageContentTests(PackedLcmLora package)
         Assert.Contains("LcmLoraModuleInitializer.cs", targets);
         var initializer = ReadText(zip, "buildTransitive/LcmLoraModuleInitializer.cs");
         Assert.Contains("ModuleInitializer", initializer);
-        Assert.Contains("LcmLora.Runtime.NativeRuntime.EnsureInitialized()", initializer);
+        Assert.Contains("LcmLora.Runtime.NativeRuntime.TryInitialize()", initializer);
 
         // The shim is a compiled ELF shared object defining std::ios_base_library_init().
         var shim = ReadBytes(zip, "runtimes/linux-x64/native/libLcmLoraStdcxxShim.so");

@@ -11,6 +11,7 @@ namespace LcmLora.Tests.Packaging;
 /// module initializer and libstdc++ shim with no extra step, and turns the tiny SDXL fixture plus two LoRAs into a PNG.
 /// </summary>
 [Collection(PackagingCollection.Name)]
+[Trait("Category", "packaging")]
 public sealed class QuickStartPackageTests(PackedLcmLora package)
 {
     private static string SampleDir => Path.Combine(Fixtures.RepoRoot, "samples", "LcmLora.QuickStart");
@@ -50,7 +51,7 @@ public sealed class QuickStartPackageTests(PackedLcmLora package)
 
         var png = Path.Combine(package.WorkDir, "out.png");
         var run = DotnetCommand.Run(appDir, TimeSpan.FromMinutes(4), Path.Combine(appDir, "LcmLora.QuickStart.dll"),
-            Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"),
+            Fixtures.Path("tiny-sdxl", "diffusers"),
             Fixtures.Path("lora", "lora_b.safetensors"),
             Fixtures.Path("lora", "lora_a.safetensors"),
             "a lighthouse at dawn, watercolor", png, "32");

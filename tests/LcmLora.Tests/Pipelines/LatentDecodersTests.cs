@@ -7,6 +7,7 @@ using Xunit;
 namespace LcmLora.Tests.Pipelines;
 
 /// <summary>Replacement decoders are detected from their keys: TAESD-XL, or an AutoencoderKL in any naming.</summary>
+[Trait("Category", "parity")]
 public class LatentDecodersTests : TempDirectoryTest
 {
     [Fact]

@@ -7,6 +7,7 @@ using Xunit;
 namespace LcmLora.Tests.Pipelines;
 
 /// <summary>Text-to-image pipelines do not hold the VAE encoder; image-to-image loads it from the checkpoint on first use.</summary>
+[Trait("Category", "parity")]
 public sealed class LazyVaeEncoderTests
 {
     private static readonly GenerationRequest ImageToImage = new()
@@ -26,8 +27,8 @@ public sealed class LazyVaeEncoderTests
     public void EncoderIsLoadedOnFirstImageToImageAndGivesTheEagerResult(bool singleFile)
     {
         var path = singleFile ? Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors") : Fixtures.Path("tiny-sdxl", "diffusers");
-        using var lazy = SdxlPipeline.Load(path, TinyPipelines.Fp32);
-        using var eager = SdxlPipeline.Load(path, TinyPipelines.Fp32 with { PreloadVaeEncoder = true });
+        using var lazy = SdxlPipeline.Load(path, TinyPipelines.Fp32 with { ConfigDir = Fixtures.TinyConfigDir });
+        using var eager = SdxlPipeline.Load(path, TinyPipelines.Fp32 with { PreloadVaeEncoder = true, ConfigDir = Fixtures.TinyConfigDir });
         Assert.False(lazy.Models.Vae.HasEncoderWeights);
         Assert.True(eager.Models.Vae.HasEncoderWeights);
         Assert.True(lazy.Decoder.CanEncode);

@@ -7,6 +7,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Pipelines;
 
+[Trait("Category", "parity")]
 public class PipelineBehaviourTests
 {
     private static GenerationRequest SeedPath => new() { Prompt = "a lighthouse on a cliff at sunset", Seed = 2024, Width = 48, Height = 32, ReturnTensors = true };

@@ -6,6 +6,7 @@ using Xunit;
 namespace LcmLora.Tests.Pipelines;
 
 /// <summary>The whole pipeline against diffusers' StableDiffusionXLPipeline + LCMScheduler on the tiny model (fixtures/pipeline-lcm).</summary>
+[Trait("Category", "parity")]
 public class PipelineParityTests
 {
     [Theory]

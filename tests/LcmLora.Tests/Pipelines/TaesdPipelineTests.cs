@@ -8,6 +8,7 @@ using Xunit;
 namespace LcmLora.Tests.Pipelines;
 
 /// <summary>TAESD-XL as the pipeline's decoder and as the preview decoder (fixtures/taesd/pipeline_seed_path).</summary>
+[Trait("Category", "parity")]
 public class TaesdPipelineTests
 {
     [Theory]

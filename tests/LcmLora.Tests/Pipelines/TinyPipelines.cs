@@ -7,7 +7,7 @@ namespace LcmLora.Tests.Pipelines;
 public static class TinyPipelines
 {
     private static readonly Lazy<SdxlPipeline> FolderPipeline = new(() => SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"), Fp32));
-    private static readonly Lazy<SdxlPipeline> SingleFilePipeline = new(() => SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"), Fp32));
+    private static readonly Lazy<SdxlPipeline> SingleFilePipeline = new(() => SdxlPipeline.Load(Fixtures.TinySgm, Fp32 with { ConfigDir = Fixtures.TinyConfigDir }));
 
     /// <summary>Options that pin float32 (the default, Auto, picks bf16 on CPUs with native bf16): parity with the fp32 fixtures.</summary>
     public static PipelineOptions Fp32 { get; } = new() { Precision = ComputePrecision.Float32 };

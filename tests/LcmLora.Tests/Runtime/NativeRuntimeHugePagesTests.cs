@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Runtime;
 
+[Trait("Category", "unit")]
 public class NativeRuntimeHugePagesTests
 {
     [DllImport("libc.so.6", EntryPoint = "getenv")] private static extern IntPtr NativeGetenv(string name);

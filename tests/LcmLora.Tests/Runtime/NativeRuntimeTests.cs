@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Runtime;
 
+[Trait("Category", "unit")]
 public class NativeRuntimeTests
 {
     [Fact]
@@ -66,4 +67,35 @@ public class NativeRuntimeTests
         }
         finally { File.Delete(copy); }
     }
+
+    [Fact]
+    public void MarkWeakReplacesAHardLinkInsteadOfWritingThroughIt()
+    {
+        // Built with CreateHardLinksForCopyLocalIfPossible, the app's copy is a hard link into the NuGet cache: writing
+        // through it patched the cache's file too.
+        if (!OperatingSystem.IsLinux()) return;
+        var source = NativeRuntime.CandidateDirectories().Select(d => Path.Combine(d, "libLibTorchSharp.so")).FirstOrDefault(File.Exists);
+        if (source is null) return; // not a Linux build
+        var dir = Directory.CreateTempSubdirectory("lcmlora-link-").FullName;
+        try
+        {
+            var cached = Path.Combine(dir, "cache.so");
+            var app = Path.Combine(dir, "app.so");
+            File.Copy(source, cached);
+            Assert.Equal(0, link(cached, app));
+            var version = ElfVersionNeeds.Read(cached).GroupBy(n => n.Name).First(g => g.Count() == 1 && (g.Single().Flags & ElfVersionNeeds.VerFlagWeak) == 0).Key;
+            var before = File.ReadAllBytes(cached);
+            Assert.True(ElfVersionNeeds.MarkWeak(app, version));
+            Assert.Equal(before, File.ReadAllBytes(cached));
+            Assert.NotEqual(0, ElfVersionNeeds.Read(app).Single(n => n.Name == version).Flags & ElfVersionNeeds.VerFlagWeak);
+            Assert.Equal(File.GetUnixFileMode(cached), File.GetUnixFileMode(app));
+            Assert.Equal(2, Directory.GetFiles(dir).Length);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+#pragma warning disable IDE1006, SYSLIB1054 // the C name; a plain DllImport
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int link(string oldPath, string newPath);
+#pragma warning restore IDE1006, SYSLIB1054
 }

@@ -47,6 +47,7 @@ public sealed class DdimScheduler : IScheduler
     }
 }
 
+[Trait("Category", "parity")]
 public class CustomSchedulerTests
 {
     [Fact]

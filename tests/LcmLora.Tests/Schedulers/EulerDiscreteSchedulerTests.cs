@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Schedulers;
 
+[Trait("Category", "unit")]
 public class EulerDiscreteSchedulerTests
 {
     private static double TrainSigma(int t)

@@ -5,6 +5,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Schedulers;
 
+[Trait("Category", "parity")]
 public class LcmStepParityTests
 {
     private const double StepTolerance = 1e-6;

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Schedulers;
 
+[Trait("Category", "unit")]
 public class LcmTimestepsTests
 {
     public static IEnumerable<object[]> FixtureTables() => LcmFixture.Tables().Select(t => new object[] { t.Name });

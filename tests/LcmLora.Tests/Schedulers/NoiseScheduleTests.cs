@@ -5,6 +5,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Schedulers;
 
+[Trait("Category", "unit")]
 public class NoiseScheduleTests
 {
     [Fact]

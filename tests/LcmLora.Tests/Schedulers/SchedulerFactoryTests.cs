@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Schedulers;
 
+[Trait("Category", "unit")]
 public class SchedulerFactoryTests
 {
     [Theory]

@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.Schedulers;
 
 /// <summary>Step bookkeeping common to every scheduler run.</summary>
+[Trait("Category", "unit")]
 public class SchedulerRunStateTests
 {
     public static IEnumerable<object[]> Kinds() => Enum.GetValues<SchedulerKind>().Select(k => new object[] { k });

@@ -7,6 +7,7 @@ namespace LcmLora.Tests.Text;
 /// The hand-written text steps on inputs the golden file does not cover. Expected values were checked against
 /// Python 3.11 (<c>str.lower()</c>, <c>regex.findall</c> with CLIP's pattern and IGNORECASE).
 /// </summary>
+[Trait("Category", "parity")]
 public class ClipTextPipelineTests
 {
     [Theory]

@@ -10,6 +10,7 @@ namespace LcmLora.Tests.Text;
 /// "zero\u200bwidth space" (zero-width characters kept), "ellipsis… ... “curly” ‘quotes’" (quotes
 /// straightened), "ﬁ ligature ..." (ligature expanded) and "full-width ＡＢＣ１２３" (narrowed to ASCII).
 /// </summary>
+[Trait("Category", "parity")]
 public class ClipTokenizerGoldenTests
 {
     /// <summary>(tokenizer 1 or 2, case index, prompt for the test name).</summary>

@@ -4,6 +4,7 @@ using Xunit;
 namespace LcmLora.Tests.Text;
 
 /// <summary>What <see cref="ClipTokenizer.FromFolder"/> reads from the folder, and how it reports bad folders.</summary>
+[Trait("Category", "unit")]
 public class ClipTokenizerLoadingTests
 {
     [Fact]

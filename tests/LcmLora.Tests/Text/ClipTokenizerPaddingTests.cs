@@ -4,6 +4,7 @@ using Xunit;
 namespace LcmLora.Tests.Text;
 
 /// <summary>Truncation (and its flag) and chunked encoding for long prompts.</summary>
+[Trait("Category", "unit")]
 public class ClipTokenizerPaddingTests
 {
     private const int Bos = 49406, Eos = 49407;

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Text;
 
+[Trait("Category", "unit")]
 public class SdxlTokenizersTests
 {
     [Fact]

@@ -65,9 +65,12 @@ public sealed record ClipTextConfig(
     /// default are optional here with the same default; unknown fields are ignored.
     /// </summary>
     /// <exception cref="LcmLoraInputException">The file is missing, is not JSON, lacks a required field or has an invalid value.</exception>
-    public static ClipTextConfig FromJson(string configJsonPath)
+    public static ClipTextConfig FromJson(string configJsonPath) => FromJson(DiffusersConfigJson.Load(configJsonPath));
+
+    /// <summary>Reads a parsed config (a file, or fields merged from shapes, defaults and a user config).</summary>
+    internal static ClipTextConfig FromJson(DiffusersConfigJson reader)
     {
-        var reader = DiffusersConfigJson.Load(configJsonPath);
+        var configJsonPath = reader.File;
         var withProjection = reader.Raw("architectures") is { ValueKind: JsonValueKind.Array } archs
             && archs.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString()!.EndsWith("WithProjection", StringComparison.Ordinal));
         var actName = reader.String("hidden_act", "quick_gelu")!;

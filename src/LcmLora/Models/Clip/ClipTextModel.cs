@@ -38,6 +38,9 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
     /// <summary>The complete forward: every hidden state, last hidden state, pooled and (with a projection) text embeds.</summary>
     public override ClipTextOutput forward(Tensor inputIds) => Forward(inputIds);
 
+    /// <summary>Applies the encoder's <c>final_layer_norm</c> to a hidden state (SD 1.x normalizes a clip-skipped state).</summary>
+    internal Tensor FinalLayerNorm(Tensor hidden) => text_model.FinalLayerNorm(hidden);
+
     /// <summary>Encodes token ids.</summary>
     /// <param name="inputIds"><c>[B, S]</c> int64 (or int32) token ids, S at most <c>MaxPositionEmbeddings</c>.</param>
     /// <param name="outputLayer">

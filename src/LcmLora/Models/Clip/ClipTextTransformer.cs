@@ -35,6 +35,9 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor>
         return final_layer_norm.call(encoder.call(embeddings.call(inputIds))).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Applies <c>final_layer_norm</c> to a hidden state (SD 1.x's clip-skip path).</summary>
+    internal Tensor FinalLayerNorm(Tensor hidden) => final_layer_norm.call(hidden);
+
     /// <summary>
     /// Runs the encoder and collects what <see cref="ClipTextModel.Forward"/> describes (without the projection).
     /// </summary>

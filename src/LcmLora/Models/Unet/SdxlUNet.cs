@@ -6,9 +6,10 @@ using static TorchSharp.torch;
 namespace LcmLora.Models.Unet;
 
 /// <summary>
-/// The SDXL denoising UNet: a TorchSharp port of diffusers' <c>UNet2DConditionModel</c> with
-/// <c>addition_embed_type = "text_time"</c>, driven by a <see cref="UNetConfig"/> (the same code serves the tiny
-/// test model and full-size SDXL base). Parameter names equal the diffusers keys, so a diffusers
+/// The denoising UNet: a TorchSharp port of diffusers' <c>UNet2DConditionModel</c>, driven by a <see cref="UNetConfig"/>.
+/// One class serves the SDXL family (<c>addition_embed_type = "text_time"</c>: base, refiner, inpainting, SSD-1B,
+/// Vega), SD 1.x (no added conditioning, 1x1-convolution projections) and full LCM UNets (<c>time_cond_proj_dim</c>:
+/// a guidance-scale embedding added to the timestep features), from the tiny test models to full size. Parameter names equal the diffusers keys, so a diffusers
 /// <c>unet/diffusion_pytorch_model.safetensors</c> loads with an identity map.
 /// <para>
 /// Per denoising step only the timestep changes; compute <see cref="ConditioningEmbedding"/> once per prompt and
@@ -21,15 +22,15 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
     private readonly Conv2d conv_in;
     private readonly TimestepEmbedding time_embedding;
-    private readonly TimestepEmbedding add_embedding;
+    private readonly TimestepEmbedding? add_embedding;
     private readonly ModuleList<UNetDownBlock> down_blocks;
-    private readonly UNetMidBlock mid_block;
+    private readonly UNetMidBlock? mid_block;
     private readonly ModuleList<UNetUpBlock> up_blocks;
     private readonly GroupNorm conv_norm_out;
     private readonly Conv2d conv_out;
 #pragma warning restore IDE1006
     private readonly TimestepSinusoid _timeProj;
-    private readonly TimestepSinusoid _addTimeProj;
+    private readonly TimestepSinusoid? _addTimeProj;
 
     /// <summary>Builds the UNet for <paramref name="config"/> (random weights; load real ones with the weight loader).</summary>
     /// <param name="config">The architecture; validated first.</param>
@@ -42,11 +43,14 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         var c0 = config.BlockOutChannels[0];
         conv_in = nn.Conv2d(config.InChannels, c0, config.ConvInKernel, stride: 1, padding: (config.ConvInKernel - 1) / 2, device: device, dtype: dtype);
         _timeProj = new TimestepSinusoid(c0, config.FlipSinToCos, config.FreqShift);
-        time_embedding = new TimestepEmbedding(c0, config.TimeEmbedDim, device, dtype);
-        _addTimeProj = new TimestepSinusoid(config.AdditionTimeEmbedDim, config.FlipSinToCos, config.FreqShift);
-        add_embedding = new TimestepEmbedding(config.ProjectionClassEmbeddingsInputDim, config.TimeEmbedDim, device, dtype);
+        time_embedding = new TimestepEmbedding(c0, config.TimeEmbedDim, device, dtype, config.TimeCondProjDim);
+        if (config.HasAddedConditioning)
+        {
+            _addTimeProj = new TimestepSinusoid(config.AdditionTimeEmbedDim!.Value, config.FlipSinToCos, config.FreqShift);
+            add_embedding = new TimestepEmbedding(config.ProjectionClassEmbeddingsInputDim!.Value, config.TimeEmbedDim, device, dtype);
+        }
         down_blocks = nn.ModuleList(Enumerable.Range(0, config.Levels).Select(i => new UNetDownBlock(config, i, device, dtype)).ToArray());
-        mid_block = new UNetMidBlock(config, device, dtype);
+        if (config.MidBlockType is not null) mid_block = new UNetMidBlock(config, device, dtype);
         up_blocks = nn.ModuleList(Enumerable.Range(0, config.Levels).Select(i => new UNetUpBlock(config, i, device, dtype)).ToArray());
         conv_norm_out = nn.GroupNorm(config.NormNumGroups, c0, config.NormEps, affine: true, device: device, dtype: dtype);
         conv_out = nn.Conv2d(c0, config.OutChannels, config.ConvOutKernel, stride: 1, padding: (config.ConvOutKernel - 1) / 2, device: device, dtype: dtype);
@@ -66,11 +70,24 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <param name="textEmbeds">Pooled text embedding <c>[B, P]</c>.</param>
     /// <param name="timeIds">Micro-conditioning <c>[B, K]</c> (SDXL: original size, crop top-left, target size).</param>
     /// <returns>The predicted noise <c>[B, out_channels, H, W]</c>.</returns>
-    public override Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor textEmbeds, Tensor timeIds)
+    public override Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor textEmbeds, Tensor timeIds) =>
+        Forward(sample, timestep, encoderHiddenStates, textEmbeds, timeIds);
+
+    /// <summary>
+    /// One full UNet call for any configuration, as diffusers' <c>unet(sample, timestep, encoder_hidden_states,
+    /// timestep_cond=..., added_cond_kwargs=...)</c>: <paramref name="textEmbeds"/> and <paramref name="timeIds"/> are
+    /// required exactly when the UNet has added conditioning (SDXL family), <paramref name="timestepCond"/> is the
+    /// guidance embedding of a full LCM UNet.
+    /// </summary>
+    public Tensor Forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? textEmbeds = null, Tensor? timeIds = null, Tensor? timestepCond = null)
     {
         using var scope = NewDisposeScope();
-        var conditioning = ConditioningEmbedding(textEmbeds, timeIds);
-        return Denoise(sample, timestep, encoderHiddenStates, conditioning).MoveToOuterDisposeScope();
+        Tensor? conditioning = null;
+        if (Config.HasAddedConditioning)
+            conditioning = ConditioningEmbedding(
+                textEmbeds ?? throw new LcmLoraInputException("This UNet (addition_embed_type text_time) needs text_embeds and time_ids."),
+                timeIds ?? throw new LcmLoraInputException("This UNet (addition_embed_type text_time) needs text_embeds and time_ids."));
+        return Denoise(sample, timestep, encoderHiddenStates, conditioning, timestepCond).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -83,6 +100,8 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// projection_class_embeddings_input_dim.</param>
     public Tensor ConditioningEmbedding(Tensor textEmbeds, Tensor timeIds)
     {
+        if (add_embedding is null || _addTimeProj is null)
+            throw new LcmLoraInputException("This UNet has no added conditioning (addition_embed_type null, as SD 1.x): it takes no text_embeds or time_ids.");
         if (textEmbeds.dim() != 2 || timeIds.dim() != 2 || textEmbeds.shape[0] != timeIds.shape[0])
             throw new LcmLoraInputException(
                 $"text_embeds must be [B, P] and time_ids [B, K] with the same B; got [{Shape(textEmbeds)}] and [{Shape(timeIds)}].");
@@ -106,9 +125,15 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <param name="sample">Noisy latents <c>[B, in_channels, H, W]</c>.</param>
     /// <param name="timestep">Timesteps <c>[B]</c> or a single value (0-d or <c>[1]</c>), int64 or float.</param>
     /// <param name="encoderHiddenStates">Text tokens <c>[B, S, cross_attention_dim]</c>.</param>
-    /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>, <c>[B, time_embed_dim]</c>.</param>
+    /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>, <c>[B, time_embed_dim]</c>; null for a
+    /// UNet without added conditioning (SD 1.x).</param>
+    /// <param name="timestepCond">The guidance embedding <c>[B, time_cond_proj_dim]</c> of a full LCM UNet
+    /// (<see cref="GuidanceEmbedding"/>), else null.</param>
+    /// <param name="cancellationToken">Checked between blocks, so a long step stops within one block.</param>
     /// <returns>The model output <c>[B, out_channels, H, W]</c>.</returns>
-    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor? timestepCond = null,
+        CancellationToken cancellationToken = default)
     {
         if (sample.dim() != 4 || sample.shape[1] != Config.InChannels)
             throw new LcmLoraInputException($"sample must be [B, {Config.InChannels}, H, W]; got [{Shape(sample)}].");
@@ -116,28 +141,39 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         if (encoderHiddenStates.dim() != 3 || encoderHiddenStates.shape[0] != batch || encoderHiddenStates.shape[2] != Config.CrossAttentionDim[^1])
             throw new LcmLoraInputException(
                 $"encoder_hidden_states must be [{batch}, S, {Config.CrossAttentionDim[^1]}]; got [{Shape(encoderHiddenStates)}].");
-        if (conditioningEmbedding.dim() != 2 || conditioningEmbedding.shape[0] != batch || conditioningEmbedding.shape[1] != Config.TimeEmbedDim)
+        if (Config.HasAddedConditioning != conditioningEmbedding is not null)
+            throw new LcmLoraInputException(Config.HasAddedConditioning
+                ? "This UNet needs the conditioning embedding (from ConditioningEmbedding)."
+                : "This UNet has no added conditioning: pass no conditioning embedding.");
+        if (conditioningEmbedding is not null && (conditioningEmbedding.dim() != 2 || conditioningEmbedding.shape[0] != batch || conditioningEmbedding.shape[1] != Config.TimeEmbedDim))
             throw new LcmLoraInputException(
                 $"conditioning embedding must be [{batch}, {Config.TimeEmbedDim}] (from ConditioningEmbedding); got [{Shape(conditioningEmbedding)}].");
+        if (timestepCond is not null && (timestepCond.dim() != 2 || timestepCond.shape[1] != Config.TimeCondProjDim || timestepCond.shape[0] is var rows && rows != batch && rows != 1))
+            throw new LcmLoraInputException(
+                $"timestep_cond must be [{batch}, {Config.TimeCondProjDim?.ToString() ?? "(none: this UNet has no time_cond_proj_dim)"}]; got [{Shape(timestepCond)}].");
         if (timestep.numel() != 1 && (timestep.dim() != 1 || timestep.shape[0] != batch))
             throw new LcmLoraInputException($"timestep must hold one value or {batch}; got [{Shape(timestep)}].");
         using var scope = NewDisposeScope();
         var t = timestep.reshape(-1).to(sample.device).expand(batch);
-        var emb = time_embedding.call(_timeProj.Encode(t).to(sample.dtype));
-        emb = emb + conditioningEmbedding;
+        var cond = timestepCond is null ? null : timestepCond.to(sample.device).expand(batch, -1);
+        var emb = time_embedding.Forward(_timeProj.Encode(t).to(sample.dtype), cond);
+        if (conditioningEmbedding is not null) emb = emb + conditioningEmbedding;
 
         var x = Config.CenterInputSample ? sample * 2 - 1 : sample;
         x = conv_in.call(x);
         var skips = new List<Tensor> { x };
         foreach (var block in down_blocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var states = block.call(x, emb, encoderHiddenStates);
             skips.AddRange(states);
             x = states[^1];
         }
-        x = mid_block.call(x, emb, encoderHiddenStates);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (mid_block is not null) x = mid_block.call(x, emb, encoderHiddenStates);
         foreach (var block in up_blocks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var n = block.SkipCount;
             var mine = Enumerable.Range(1, n).Select(k => skips[^k]).ToArray();
             skips.RemoveRange(skips.Count - n, n);
@@ -150,13 +186,33 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
 
     private static string Shape(Tensor t) => string.Join(", ", t.shape);
 
+    /// <summary>
+    /// diffusers' <c>get_guidance_scale_embedding(w, embedding_dim)</c> for full LCM UNets: w * 1000 times the
+    /// frequencies exp(-ln(10000) i / (half - 1)), as [sin, cos] (zero-padded to an odd width), float32 <c>[B, dim]</c>.
+    /// The pipelines pass <c>w = guidance_scale - 1</c>.
+    /// </summary>
+    public static Tensor GuidanceEmbedding(IReadOnlyList<double> w, int dim, Device? device = null)
+    {
+        if (dim < 2) throw new ArgumentOutOfRangeException(nameof(dim), dim, "The guidance embedding needs at least 2 dimensions.");
+        using var scope = NewDisposeScope();
+        var half = dim / 2;
+        // Every value in float32 as torch computes it (w is a float32 tensor before the * 1000; the step a float32 scalar).
+        var values = tensor(w.Select(v => (float)v * 1000f).ToArray(), device: device);
+        var step = (float)Math.Log(10000.0) / (half - 1);
+        var frequencies = (arange(0, half, ScalarType.Float32, device) * (-step)).exp();
+        var angles = values.unsqueeze(1) * frequencies.unsqueeze(0);
+        var emb = cat(new[] { angles.sin(), angles.cos() }, 1);
+        if (dim % 2 == 1) emb = nn.functional.pad(emb, new long[] { 0, 1 });
+        return emb.MoveToOuterDisposeScope();
+    }
+
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             _timeProj.Dispose();
-            _addTimeProj.Dispose();
+            _addTimeProj?.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -6,7 +6,7 @@ namespace LcmLora.Models.Unet;
 
 /// <summary>
 /// The architecture of an SDXL-style diffusers <c>UNet2DConditionModel</c>, with every per-block setting expanded to
-/// one entry per down block (as diffusers does internally). Build it with <see cref="FromJson"/> or use
+/// one entry per down block (as diffusers does internally). Build it with <see cref="FromJson(string)"/> or use
 /// <see cref="SdxlBase"/>; <see cref="Validate"/> rejects what <see cref="SdxlUNet"/> does not implement.
 /// </summary>
 public sealed record UNetConfig
@@ -16,6 +16,13 @@ public sealed record UNetConfig
 
     /// <summary>Block type names accepted in <see cref="UpBlockTypes"/>.</summary>
     public const string UpBlock = "UpBlock2D", CrossAttnUpBlock = "CrossAttnUpBlock2D";
+
+    /// <summary>Mid-block types accepted in <see cref="MidBlockType"/>: resnet, transformer, resnet; or one resnet
+    /// (diffusers builds <c>UNetMidBlock2D</c> with <c>num_layers=0</c>: SSD-1B, Segmind Vega).</summary>
+    public const string CrossAttnMidBlock = "UNetMidBlock2DCrossAttn", ResnetMidBlock = "UNetMidBlock2D";
+
+    /// <summary>The <c>addition_embed_type</c> of SDXL-family UNets (pooled text + micro-conditioning ids).</summary>
+    public const string TextTimeEmbedding = "text_time";
 
     /// <summary>Where the config came from (used in error messages).</summary>
     public string Source { get; init; } = nameof(UNetConfig);
@@ -93,11 +100,27 @@ public sealed record UNetConfig
     /// <summary>time_embedding_dim, or null for 4 * block_out_channels[0].</summary>
     public int? TimeEmbeddingDim { get; init; }
 
-    /// <summary>addition_time_embed_dim: sinusoid width of each micro-conditioning id (SDXL 256).</summary>
-    public required int AdditionTimeEmbedDim { get; init; }
+    /// <summary>mid_block_type: <see cref="CrossAttnMidBlock"/> (default), <see cref="ResnetMidBlock"/>, or null for none.</summary>
+    public string? MidBlockType { get; init; } = CrossAttnMidBlock;
 
-    /// <summary>projection_class_embeddings_input_dim: pooled text width + ids * addition_time_embed_dim (SDXL 2816).</summary>
-    public required int ProjectionClassEmbeddingsInputDim { get; init; }
+    /// <summary>
+    /// time_cond_proj_dim: width of the guidance-scale embedding of full LCM UNets (<c>time_embedding.cond_proj</c>),
+    /// or null. Such UNets take the guidance as an input and never run classifier-free guidance.
+    /// </summary>
+    public int? TimeCondProjDim { get; init; }
+
+    /// <summary>addition_embed_type: <see cref="TextTimeEmbedding"/> (SDXL family) or null (SD 1.x: no added conditioning).</summary>
+    public string? AdditionEmbedType { get; init; } = TextTimeEmbedding;
+
+    /// <summary>addition_time_embed_dim: sinusoid width of each micro-conditioning id (SDXL 256); null without added conditioning.</summary>
+    public int? AdditionTimeEmbedDim { get; init; }
+
+    /// <summary>projection_class_embeddings_input_dim: pooled text width + ids * addition_time_embed_dim (SDXL 2816);
+    /// null without added conditioning.</summary>
+    public int? ProjectionClassEmbeddingsInputDim { get; init; }
+
+    /// <summary>Whether the UNet takes pooled text and micro-conditioning ids (<c>add_embedding</c>).</summary>
+    public bool HasAddedConditioning => AdditionEmbedType is not null;
 
     /// <summary>Width of the time embedding every resnet receives.</summary>
     public int TimeEmbedDim => TimeEmbeddingDim ?? BlockOutChannels[0] * 4;
@@ -122,13 +145,34 @@ public sealed record UNetConfig
         ProjectionClassEmbeddingsInputDim = 2816,
     };
 
+    /// <summary>The Stable Diffusion 1.5 UNet (runwayml/stable-diffusion-v1-5, unet/config.json): no added conditioning,
+    /// 8 heads per level, 1x1-convolution projections, cross-attention width 768.</summary>
+    public static UNetConfig Sd15 { get; } = new()
+    {
+        Source = "UNetConfig.Sd15",
+        SampleSize = 64,
+        BlockOutChannels = [320, 640, 1280, 1280],
+        DownBlockTypes = [CrossAttnDownBlock, CrossAttnDownBlock, CrossAttnDownBlock, DownBlock],
+        UpBlockTypes = [UpBlock, CrossAttnUpBlock, CrossAttnUpBlock, CrossAttnUpBlock],
+        LayersPerBlock = [2, 2, 2, 2],
+        TransformerLayersPerBlock = [[1, 1], [1, 1], [1, 1], [1, 1]],
+        ReverseTransformerLayersPerBlock = [[1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]],
+        AttentionHeads = [8, 8, 8, 8],
+        CrossAttentionDim = [768, 768, 768, 768],
+        UseLinearProjection = false,
+        AdditionEmbedType = null,
+    };
+
     /// <summary>
     /// Reads a diffusers <c>unet/config.json</c>. Missing required fields, malformed values and features this
     /// library does not implement throw <see cref="ModelConfigException"/> naming the file and field.
     /// </summary>
-    public static UNetConfig FromJson(string configJsonPath)
+    public static UNetConfig FromJson(string configJsonPath) => FromJson(DiffusersConfigJson.Load(configJsonPath));
+
+    /// <summary>Reads a parsed config (a file, or fields merged from shapes, defaults and a user config).</summary>
+    internal static UNetConfig FromJson(DiffusersConfigJson j)
     {
-        var j = DiffusersConfigJson.Load(configJsonPath);
+        var configJsonPath = j.File;
         RejectUnsupported(j);
         var blockOut = j.IntList("block_out_channels");
         var n = blockOut.Count;
@@ -171,8 +215,11 @@ public sealed record UNetConfig
             ConvInKernel = j.Int("conv_in_kernel", 3),
             ConvOutKernel = j.Int("conv_out_kernel", 3),
             TimeEmbeddingDim = j.OptionalInt("time_embedding_dim"),
-            AdditionTimeEmbedDim = j.Int("addition_time_embed_dim"),
-            ProjectionClassEmbeddingsInputDim = j.Int("projection_class_embeddings_input_dim"),
+            MidBlockType = j.IsNull("mid_block_type") ? null : j.String("mid_block_type", CrossAttnMidBlock),
+            TimeCondProjDim = j.OptionalInt("time_cond_proj_dim"),
+            AdditionEmbedType = j.String("addition_embed_type"),
+            AdditionTimeEmbedDim = j.Has("addition_embed_type") ? j.Int("addition_time_embed_dim") : null,
+            ProjectionClassEmbeddingsInputDim = j.Has("addition_embed_type") ? j.Int("projection_class_embeddings_input_dim") : null,
         };
         config.Validate();
         return config;
@@ -219,8 +266,16 @@ public sealed record UNetConfig
         if (DownsamplePadding is not (0 or 1)) throw Fail("downsample_padding", "must be 0 or 1");
         if (ConvInKernel % 2 == 0 || ConvInKernel <= 0) throw Fail("conv_in_kernel", "must be a positive odd number");
         if (ConvOutKernel % 2 == 0 || ConvOutKernel <= 0) throw Fail("conv_out_kernel", "must be a positive odd number");
-        if (AdditionTimeEmbedDim <= 0) throw Fail("addition_time_embed_dim", "must be positive");
-        if (ProjectionClassEmbeddingsInputDim <= 0) throw Fail("projection_class_embeddings_input_dim", "must be positive");
+        if (MidBlockType is not (null or CrossAttnMidBlock or ResnetMidBlock))
+            throw Fail("mid_block_type", $"'{MidBlockType}' is not supported (only {CrossAttnMidBlock}, {ResnetMidBlock} or null)");
+        if (AdditionEmbedType is not (null or TextTimeEmbedding))
+            throw Fail("addition_embed_type", $"'{AdditionEmbedType}' is not supported (only {TextTimeEmbedding} or null)");
+        if (HasAddedConditioning)
+        {
+            if (AdditionTimeEmbedDim is not > 0) throw Fail("addition_time_embed_dim", "must be positive");
+            if (ProjectionClassEmbeddingsInputDim is not > 0) throw Fail("projection_class_embeddings_input_dim", "must be positive");
+        }
+        if (TimeCondProjDim is <= 0) throw Fail("time_cond_proj_dim", "must be positive");
         if (MidBlockScaleFactor == 0) throw Fail("mid_block_scale_factor", "must not be 0");
     }
 
@@ -247,15 +302,14 @@ public sealed record UNetConfig
         {
             if (j.Bool(field, false)) throw j.Error(field, "true is not supported");
         }
-        Expect("addition_embed_type", j.String("addition_embed_type"), "text_time");
+        Expect("addition_embed_type", j.String("addition_embed_type"), TextTimeEmbedding, null);
         Expect("act_fn", j.String("act_fn", "silu"), "silu");
         Expect("time_embedding_type", j.String("time_embedding_type", "positional"), "positional");
-        Expect("mid_block_type", j.String("mid_block_type", "UNetMidBlock2DCrossAttn"), "UNetMidBlock2DCrossAttn");
+        Expect("mid_block_type", j.String("mid_block_type", CrossAttnMidBlock), CrossAttnMidBlock, ResnetMidBlock);
         Expect("resnet_time_scale_shift", j.String("resnet_time_scale_shift", "default"), "default");
         Expect("attention_type", j.String("attention_type", "default"), "default");
         MustBeAbsent("class_embed_type", "class conditioning");
         MustBeAbsent("num_class_embeds", "class conditioning");
-        MustBeAbsent("time_cond_proj_dim", "guidance-embedding conditioning (full LCM UNets)");
         MustBeAbsent("time_embedding_act_fn", "an extra time-embedding activation");
         MustBeAbsent("timestep_post_act", "a post-activation in the time embedding");
         MustBeAbsent("encoder_hid_dim", "an encoder hidden-state projection");

@@ -7,12 +7,13 @@ namespace LcmLora.Models.Unet;
 
 /// <summary>
 /// diffusers <c>UNetMidBlock2DCrossAttn</c> (one attention): <c>resnets.0</c>, <c>attentions.0</c>,
-/// <c>resnets.1</c> at the lowest resolution.
+/// <c>resnets.1</c> at the lowest resolution; or <c>UNetMidBlock2D</c> as UNet2DConditionModel builds it
+/// (<c>num_layers=0</c>, no attention): <c>resnets.0</c> alone (SSD-1B, Segmind Vega).
 /// </summary>
 internal sealed class UNetMidBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
-    private readonly ModuleList<Transformer2DModel> attentions;
+    private readonly ModuleList<Transformer2DModel>? attentions;
     private readonly ModuleList<ResnetBlock2D> resnets;
 #pragma warning restore IDE1006
 
@@ -20,9 +21,10 @@ internal sealed class UNetMidBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public UNetMidBlock(UNetConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(UNetMidBlock))
     {
         var channels = config.BlockOutChannels[^1];
-        resnets = nn.ModuleList(Enumerable.Range(0, 2).Select(_ => new ResnetBlock2D(channels, channels, config.TimeEmbedDim,
+        var withAttention = config.MidBlockType == UNetConfig.CrossAttnMidBlock;
+        resnets = nn.ModuleList(Enumerable.Range(0, withAttention ? 2 : 1).Select(_ => new ResnetBlock2D(channels, channels, config.TimeEmbedDim,
             config.NormNumGroups, config.NormEps, config.MidBlockScaleFactor, device, dtype)).ToArray());
-        attentions = nn.ModuleList(new Transformer2DModel(channels, config.AttentionHeads[^1], config.TransformerLayersPerBlock[^1][0],
+        if (withAttention) attentions = nn.ModuleList(new Transformer2DModel(channels, config.AttentionHeads[^1], config.TransformerLayersPerBlock[^1][0],
             config.CrossAttentionDim[^1], config.NormNumGroups, config.UseLinearProjection, device, dtype));
         RegisterComponents();
     }
@@ -32,6 +34,7 @@ internal sealed class UNetMidBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         hidden = resnets[0].call(hidden, timeEmbedding);
+        if (attentions is null) return hidden.MoveToOuterDisposeScope();
         hidden = attentions[0].call(hidden, context);
         hidden = resnets[1].call(hidden, timeEmbedding);
         return hidden.MoveToOuterDisposeScope();

@@ -4,7 +4,7 @@ using LcmLora.Models.Blocks;
 namespace LcmLora.Models.Vae;
 
 /// <summary>
-/// The architecture and latent scaling of a diffusers <c>AutoencoderKL</c>. Build it with <see cref="FromJson"/>
+/// The architecture and latent scaling of a diffusers <c>AutoencoderKL</c>. Build it with <see cref="FromJson(string)"/>
 /// or use <see cref="SdxlBase"/>; <see cref="Validate"/> rejects what <see cref="AutoencoderKL"/> does not implement.
 /// </summary>
 public sealed record VaeConfig
@@ -95,9 +95,12 @@ public sealed record VaeConfig
     /// Reads a diffusers <c>vae/config.json</c>. Missing required fields, malformed values and features this
     /// library does not implement throw <see cref="ModelConfigException"/> naming the file and field.
     /// </summary>
-    public static VaeConfig FromJson(string configJsonPath)
+    public static VaeConfig FromJson(string configJsonPath) => FromJson(DiffusersConfigJson.Load(configJsonPath));
+
+    /// <summary>Reads a parsed config (a file, or fields merged from shapes, defaults and a user config).</summary>
+    internal static VaeConfig FromJson(DiffusersConfigJson j)
     {
-        var j = DiffusersConfigJson.Load(configJsonPath);
+        var configJsonPath = j.File;
         var act = j.String("act_fn", "silu");
         if (act != "silu") throw j.Error("act_fn", $"'{act}' is not supported (supported: silu)");
         var config = new VaeConfig

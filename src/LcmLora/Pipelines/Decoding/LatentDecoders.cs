@@ -19,7 +19,18 @@ public static class LatentDecoders
     /// <exception cref="LcmLoraInputException">Neither kind, or the weights do not map.</exception>
     public static ILatentDecoder Load(string path, torch.Device? device = null, torch.ScalarType? dtype = null)
     {
-        Runtime.NativeRuntime.EnsureInitialized();
+        var (files, keys) = ReadKeys(path);
+        return KindOf(path, keys) == LatentDecoderKind.Taesd
+            ? new TaesdLatentDecoder(AutoencoderTiny.Load(path, device: device, dtype: dtype))
+            : new VaeLatentDecoder(LoadAutoencoderKl(path, files, keys, device, dtype));
+    }
+
+    /// <summary>Which kind of decoder <paramref name="path"/> holds, from the tensor names in its headers (no weights are read).</summary>
+    /// <exception cref="LcmLoraInputException">Neither kind.</exception>
+    public static LatentDecoderKind Detect(string path) => KindOf(path, ReadKeys(path).Keys);
+
+    private static (IReadOnlyList<string> Files, List<string> Keys) ReadKeys(string path)
+    {
         var files = SafetensorsIn(path);
         var keys = new List<string>();
         foreach (var f in files)
@@ -27,12 +38,13 @@ public static class LatentDecoders
             using var st = IO.SafeTensorsFile.Open(f);
             keys.AddRange(st.Tensors.Select(t => t.Name));
         }
-        if (TaesdDetector.LooksLikeTaesd(keys))
-            return new TaesdLatentDecoder(AutoencoderTiny.Load(path, device: device, dtype: dtype));
-        if (!TaesdDetector.LooksLikeAutoencoderKl(keys))
-            throw new LcmLoraInputException($"{path}: neither a TAESD-XL nor an AutoencoderKL VAE (no encoder/decoder tensors found).");
-        return new VaeLatentDecoder(LoadAutoencoderKl(path, files, keys, device, dtype));
+        return (files, keys);
     }
+
+    private static LatentDecoderKind KindOf(string path, List<string> keys) =>
+        TaesdDetector.LooksLikeTaesd(keys) ? LatentDecoderKind.Taesd
+        : TaesdDetector.LooksLikeAutoencoderKl(keys) ? LatentDecoderKind.AutoencoderKl
+        : throw new LcmLoraInputException($"{path}: neither a TAESD-XL nor an AutoencoderKL VAE (no encoder/decoder tensors found).");
 
     private static AutoencoderKL LoadAutoencoderKl(string path, IReadOnlyList<string> files, List<string> keys, torch.Device? device, torch.ScalarType? dtype)
     {
@@ -70,4 +82,13 @@ public static class LatentDecoders
         var main = files.FirstOrDefault(f => Path.GetFileName(f) == "diffusion_pytorch_model.safetensors");
         return main is not null ? [main] : files;
     }
+}
+
+/// <summary>The kinds of replacement decoder <see cref="LatentDecoders"/> loads.</summary>
+public enum LatentDecoderKind
+{
+    /// <summary>TAESD-XL: a tiny, fast approximate decoder (also used for step previews).</summary>
+    Taesd,
+    /// <summary>A full SDXL AutoencoderKL.</summary>
+    AutoencoderKl,
 }

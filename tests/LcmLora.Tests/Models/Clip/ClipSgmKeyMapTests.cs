@@ -6,6 +6,7 @@ using Xunit;
 namespace LcmLora.Tests.Models.Clip;
 
 /// <summary>SDXL text encoders from the original single-file (SGM) layout.</summary>
+[Trait("Category", "unit")]
 public class ClipSgmKeyMapTests
 {
     private static string SgmFile => Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors");

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Clip;
 
 /// <summary>Forward leaves no native tensor behind once its output is disposed.</summary>
+[Trait("Category", "unit")]
 public class ClipTextModelMemoryTests
 {
     [Theory]

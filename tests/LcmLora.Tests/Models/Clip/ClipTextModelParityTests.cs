@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Clip;
 
 /// <summary>Both tiny SDXL text encoders against transformers (fixtures/text-encoders).</summary>
+[Trait("Category", "parity")]
 public class ClipTextModelParityTests(ITestOutputHelper log)
 {
     private static string Data => Fixtures.Path("text-encoders", "data.safetensors");

@@ -6,6 +6,7 @@ using Xunit;
 namespace LcmLora.Tests.Models.Clip;
 
 /// <summary>The full-size SDXL encoders, built on the meta device, against the diffusers manifest.</summary>
+[Trait("Category", "unit")]
 public class ClipTextModelShapeTests
 {
     [Theory]

@@ -5,6 +5,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Models.Clip;
 
+[Trait("Category", "unit")]
 public class EmbeddingTableTests
 {
     private static long AnonymousRssKiB() =>

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Taesd;
 
 /// <summary>TAESD-XL decode and encode against diffusers' AutoencoderTiny (fixtures/taesd), from both layouts.</summary>
+[Trait("Category", "parity")]
 public class AutoencoderTinyParityTests(ITestOutputHelper log)
 {
     public static TheoryData<string> Layouts => new() { "diffusers", "original" };

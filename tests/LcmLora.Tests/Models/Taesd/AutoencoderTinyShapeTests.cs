@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Taesd;
 
 /// <summary>Structure, shapes, input checks and memory of the model (random weights).</summary>
+[Trait("Category", "unit")]
 public class AutoencoderTinyShapeTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Models.Taesd;
 
+[Trait("Category", "unit")]
 public class TaesdConfigTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.Models.Taesd;
 
 /// <summary>TAESD is told from AutoencoderKL and other checkpoints by keys alone.</summary>
+[Trait("Category", "unit")]
 public class TaesdDetectorTests
 {
     private static List<string> Keys(string file)

@@ -4,6 +4,7 @@ using Xunit;
 namespace LcmLora.Tests.Models.Taesd;
 
 /// <summary>Finding TAESD weights in the folders and files users have, and refusing everything else.</summary>
+[Trait("Category", "unit")]
 public class TaesdFilesTests
 {
     [Fact]

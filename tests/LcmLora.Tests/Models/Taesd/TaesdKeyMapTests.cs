@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Taesd;
 
 /// <summary>The diffusers and original TAESD key layouts map onto the same parameters.</summary>
+[Trait("Category", "unit")]
 public class TaesdKeyMapTests
 {
     [Theory]

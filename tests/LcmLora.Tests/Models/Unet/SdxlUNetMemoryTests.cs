@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Unet;
 
 /// <summary>A denoising step must leave no native tensor alive except the one it returns.</summary>
+[Trait("Category", "unit")]
 public sealed class SdxlUNetMemoryTests
 {
     [Fact]

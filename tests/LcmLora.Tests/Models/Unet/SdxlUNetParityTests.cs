@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Unet;
 
 /// <summary>The tiny SDXL UNet against diffusers (fixtures/unet-forward).</summary>
+[Trait("Category", "parity")]
 public sealed class SdxlUNetParityTests(ITestOutputHelper output)
 {
     private static string UNetFolder => Fixtures.Path("tiny-sdxl", "diffusers", "unet");

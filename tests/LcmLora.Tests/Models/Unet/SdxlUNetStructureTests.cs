@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Unet;
 
 /// <summary>Full-size SDXL base UNet built on the meta device (no memory) against the diffusers manifest.</summary>
+[Trait("Category", "unit")]
 public sealed class SdxlUNetStructureTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Models.Unet;
 
+[Trait("Category", "unit")]
 public sealed class UNetConfigTests
 {
     private static string TinyConfig => Fixtures.Path("tiny-sdxl", "diffusers", "unet", "config.json");

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Vae;
 
 /// <summary>Encode, decode and tiled decode must leave no native tensor alive except what they return.</summary>
+[Trait("Category", "unit")]
 public sealed class AutoencoderKLMemoryTests
 {
     [Fact]

@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Vae;
 
 /// <summary>The tiny SDXL VAE against diffusers (fixtures/vae and fixtures/vae-tiled).</summary>
+[Trait("Category", "parity")]
 public sealed class AutoencoderKLParityTests(ITestOutputHelper output)
 {
     private static string VaeFolder => Fixtures.Path("tiny-sdxl", "diffusers", "vae");

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Tests.Models.Vae;
 
 /// <summary>Full-size SDXL base VAE built on the meta device (no memory) against the diffusers manifest.</summary>
+[Trait("Category", "unit")]
 public sealed class AutoencoderKLStructureTests
 {
     [Fact]

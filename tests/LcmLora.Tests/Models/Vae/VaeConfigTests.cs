@@ -7,6 +7,7 @@ using Xunit;
 
 namespace LcmLora.Tests.Models.Vae;
 
+[Trait("Category", "unit")]
 public sealed class VaeConfigTests
 {
     private static string TinyConfig => Fixtures.Path("tiny-sdxl", "diffusers", "vae", "config.json");

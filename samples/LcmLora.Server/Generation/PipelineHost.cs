@@ -1,0 +1,123 @@
+using System.Globalization;
+using LcmLora.Checkpoints;
+using LcmLora.Models;
+using LcmLora.Pipelines;
+using LcmLora.Pipelines.Decoding;
+using LcmLora.Schedulers;
+using Microsoft.Extensions.Options;
+using TorchSharp;
+
+namespace LcmLora.Server.Generation;
+
+/// <summary>
+/// Owns the process's one pipeline: loads the model, fuses the LoRAs and sets the decoders at startup (as the CLI's
+/// <c>generate</c> does), then runs one generation at a time for the job worker. A request's LoRA weights are applied
+/// with <c>Loras.SetWeight</c> (an exact unfuse and refuse) only when they differ from the current ones.
+/// </summary>
+public sealed class PipelineHost : IImageGenerator, IDisposable
+{
+    private readonly SdxlPipeline _pipeline;
+    private readonly ILogger<PipelineHost> _log;
+
+    /// <summary>Loads everything named by the options.</summary>
+    public PipelineHost(IOptions<ServerOptions> options, ILogger<PipelineHost> log)
+    {
+        _log = log;
+        var o = options.Value;
+        var device = ParseDevice(o.Device);
+        var dtype = o.DType switch
+        {
+            "fp32" => torch.ScalarType.Float32,
+            "fp16" => torch.ScalarType.Float16,
+            "bf16" => torch.ScalarType.BFloat16,
+            _ => throw new LcmLoraInputException($"Server:DType '{o.DType}': expected fp32, fp16 or bf16."),
+        };
+        var modelPath = o.Model is null ? BuiltInModels.TinyRandomFolder() : HuggingFaceCache.Resolve(o.Model);
+        if (o.Model is null) log.LogWarning("No --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
+        _pipeline = SdxlPipeline.Load(modelPath, new PipelineOptions { Device = device, DType = dtype, Threads = o.Threads });
+        try
+        {
+            var loras = AddLoras(o.Loras);
+            if (o.Vae is not null) _pipeline.Decoder = LatentDecoders.Load(o.Vae, device);
+            _pipeline.PreviewDecoder = PreviewDecoder(o, device);
+            Model = new ModelInfo("sdxl", o.Model ?? "built-in tiny model", o.DType, o.Device, _pipeline.NativeSize, _pipeline.SizeMultiple,
+                _pipeline.Decoder.Name, _pipeline.PreviewDecoder is not null, loras, SchedulerFactory.Names);
+        }
+        catch
+        {
+            _pipeline.Dispose();
+            throw;
+        }
+        log.LogInformation("Loaded {Source} ({DType}, {Device}); previews {Previews}; LoRAs: {Loras}", Model.Source, Model.DType, Model.Device,
+            Model.Previews ? "on" : "off", string.Join(", ", Model.Loras.Select(l => $"{l.Name}:{l.Weight}")));
+    }
+
+    /// <inheritdoc />
+    public ModelInfo Model { get; }
+
+    /// <inheritdoc />
+    public GenerationResult Generate(JobInput input, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
+    {
+        var request = new GenerationRequest
+        {
+            Prompt = input.Prompt,
+            NegativePrompt = input.NegativePrompt,
+            Steps = input.Steps,
+            GuidanceScale = input.Guidance,
+            Seed = input.Seed,
+            Width = input.Width,
+            Height = input.Height,
+            BatchSize = input.Batch,
+            Scheduler = SchedulerFactory.Create(input.Scheduler, _pipeline.Scheduler.Config),
+            InitImage = input.InitImage,
+            Strength = input.Strength,
+        };
+        foreach (var (name, weight) in input.Loras)
+        {
+            if (_pipeline.Loras[name].Weight == weight) continue;
+            _log.LogInformation("LoRA {Name}: weight {Weight} (refusing)", name, weight);
+            _pipeline.Loras.SetWeight(name, weight);
+        }
+        return _pipeline.Generate(request, progress, cancellationToken);
+    }
+
+    /// <summary>Frees the pipeline.</summary>
+    public void Dispose() => _pipeline.Dispose();
+
+    private List<LoraInfo> AddLoras(IReadOnlyList<string> values)
+    {
+        var infos = new List<LoraInfo>();
+        foreach (var value in values)
+        {
+            // FILE[:WEIGHT]: the weight is what follows the last ':' when it parses as a number (paths may hold ':').
+            var colon = value.LastIndexOf(':');
+            var hasWeight = colon > 0 && double.TryParse(value[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+            var path = HuggingFaceCache.ResolveFile(hasWeight ? value[..colon] : value);
+            var weight = hasWeight ? double.Parse(value[(colon + 1)..], CultureInfo.InvariantCulture) : 1.0;
+            var stem = Path.GetFileNameWithoutExtension(path);
+            var name = stem;
+            for (var i = 2; infos.Any(l => l.Name == name); i++) name = $"{stem}#{i}";
+            var adapter = _pipeline.Loras.Add(name, path, weight);
+            foreach (var report in adapter.Reports.Where(r => !r.IsComplete)) _log.LogWarning("LoRA {Path}: {Report}", path, report);
+            infos.Add(new LoraInfo(name, path, weight, adapter.ModuleCount));
+        }
+        if (infos.Count > 0) _pipeline.Loras.Fuse();
+        return infos;
+    }
+
+    private ILatentDecoder? PreviewDecoder(ServerOptions o, torch.Device device)
+    {
+        if (o.PreviewTaesd is null) return _pipeline.Decoder as TaesdLatentDecoder;
+        var decoder = LatentDecoders.Load(o.PreviewTaesd, device);
+        return decoder as TaesdLatentDecoder
+            ?? throw new LcmLoraInputException($"--preview-taesd {o.PreviewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+    }
+
+    private static torch.Device ParseDevice(string name) => name switch
+    {
+        "cpu" => torch.CPU,
+        "cuda" when torch.cuda.is_available() => torch.CUDA,
+        "cuda" => throw new LcmLoraInputException("--device cuda: CUDA is not available (reference a TorchSharp CUDA backend package; see docs/cuda.md)."),
+        _ => throw new LcmLoraInputException($"Server:Device '{name}': expected cpu or cuda."),
+    };
+}
