@@ -33,7 +33,7 @@ public sealed class SdxlModels : IDisposable
     /// <summary>OpenCLIP ViT-bigG with projection, or null when the model has none (SD 1.x).</summary>
     public ClipTextModel? TextEncoder2 { get; }
 
-    /// <summary>The VAE (kept in float32 when the model dtype is half precision and the config asks for upcasting).</summary>
+    /// <summary>The VAE (kept in float32 when the model dtype is float16 and the config asks for upcasting).</summary>
     public AutoencoderKL Vae { get; }
 
     /// <summary>The device every module lives on.</summary>

@@ -46,6 +46,7 @@ internal sealed class GenerationRun
         var generator = _r.Generator ?? ownGenerator!;
 
         var (embeds, conditioning) = Conditioning(width, height);
+        var encoded = _clock.Elapsed;
         using var timestepCond = GuidanceEmbedding();
         var scheduler = _r.Scheduler ?? _p.Scheduler;
         var strength = _r.InitImage is null ? 1.0 : _r.Strength;
@@ -68,6 +69,7 @@ internal sealed class GenerationRun
 
         // The loop's freed activations would otherwise stay in the C heap through the decode, the peak of a generation.
         Runtime.NativeHeap.Trim();
+        var denoised = _clock.Elapsed;
         _ct.ThrowIfCancellationRequested();
         var decoded = _p.Decoder.Decode(latents, _r.Tiling);
         if (!decoded.isfinite().all().item<bool>())
@@ -82,7 +84,10 @@ internal sealed class GenerationRun
             imageTensor = unit.cpu().DetachFromDisposeScope();
             finalLatents = latents.to(torch.ScalarType.Float32).cpu().DetachFromDisposeScope();
         }
-        return new GenerationResult(images, seed, run.Timesteps, _warnings, imageTensor, finalLatents, _clock.Elapsed);
+        var elapsed = _clock.Elapsed;
+        if (_p.Precision.Warning is { } slow) _warnings.Add(slow);
+        return new GenerationResult(images, seed, run.Timesteps, _warnings, imageTensor, finalLatents, elapsed, DType,
+            new GenerationTimings(encoded, denoised - encoded, elapsed - denoised));
     }
 
     private (int Width, int Height) Validate()

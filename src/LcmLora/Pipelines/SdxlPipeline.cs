@@ -52,6 +52,7 @@ public sealed class SdxlPipeline : IDisposable
             _ => null, // the refiner: loads and inspects; its image-to-image refinement is not implemented yet
         };
         _decoder = new VaeLatentDecoder(models.Vae);
+        Precision = new PrecisionChoice(models.DType, "given models");
     }
 
     /// <summary>The model family (SDXL, SDXL refiner, SD 1.x).</summary>
@@ -79,7 +80,8 @@ public sealed class SdxlPipeline : IDisposable
             var folder = checkpoint.Layout == CheckpointLayout.Diffusers ? checkpoint.Path : null;
             var (t1, t2) = SdxlTokenizers.ForModel(folder, options.TokenizerDir, options.Tokenizer2Dir);
             var schedulerConfig = folder is not null ? SchedulerConfig.ForModel(folder) : null;
-            var models = checkpoint.Load(options.Device, options.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken);
+            var precision = ComputePrecisions.Choose(options.Precision, options.Device);
+            var models = checkpoint.Load(options.Device, precision.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken);
             if (options.UNetPath is { } unetPath)
             {
                 unetCheckpoint = SdxlCheckpoint.OpenUNet(unetPath, options.UNetConfigDir, options.Variant);
@@ -87,7 +89,7 @@ public sealed class SdxlPipeline : IDisposable
             }
             // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it, and
             // the VAE encoder is read from it on first use.
-            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint, _unetCheckpoint = unetCheckpoint };
+            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint, _unetCheckpoint = unetCheckpoint, Precision = precision };
             pipeline._decoder = new VaeLatentDecoder(models.Vae, checkpoint.LoadVaeEncoder);
             return pipeline;
         }
@@ -185,6 +187,9 @@ public sealed class SdxlPipeline : IDisposable
 
     /// <summary>The modules.</summary>
     public SdxlModels Models { get; }
+
+    /// <summary>The compute dtype of the models, why it was chosen, and a warning when it will be slow here.</summary>
+    public PrecisionChoice Precision { get; private init; }
 
     /// <summary>Tokenizer of text encoder 1.</summary>
     public ClipTokenizer Tokenizer { get; }

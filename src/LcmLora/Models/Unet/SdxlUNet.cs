@@ -1,3 +1,4 @@
+using LcmLora.Models.Blocks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -129,7 +130,7 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
             long[]? upsampleSize = skips.Count > 0 ? new[] { skips[^1].shape[2], skips[^1].shape[3] } : null;
             x = block.call(x, mine, emb, encoderHiddenStates, upsampleSize);
         }
-        x = conv_out.call(nn.functional.silu(conv_norm_out.call(x)));
+        x = NarrowConvolution.Call(conv_out, nn.functional.silu(conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
     }
 
