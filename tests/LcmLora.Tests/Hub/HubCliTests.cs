@@ -83,7 +83,7 @@ public class HubCliTests : HubTestBase
     public void InspectTakesARepoIdAndReadsSnapshotCopiesToo()
     {
         using var env = HubEnvironment(symlinks: false); // HF_HUB_DISABLE_SYMLINKS: copies, as on Windows without the privilege
-        var r = CliRunner.Run("inspect", "test-org/tiny-sdxl-single", "--json");
+        var r = CliRunner.Run("inspect", "test-org/tiny-sdxl-single", "--json", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var file = doc.RootElement.GetProperty("path").GetString()!;
