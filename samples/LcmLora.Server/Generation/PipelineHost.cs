@@ -25,16 +25,10 @@ public sealed class PipelineHost : IImageGenerator, IDisposable
         _log = log;
         var o = options.Value;
         var device = ParseDevice(o.Device);
-        var dtype = o.DType switch
-        {
-            "fp32" => torch.ScalarType.Float32,
-            "fp16" => torch.ScalarType.Float16,
-            "bf16" => torch.ScalarType.BFloat16,
-            _ => throw new LcmLoraInputException($"Server:DType '{o.DType}': expected fp32, fp16 or bf16."),
-        };
+        var precision = LcmLora.Runtime.ComputePrecisions.Parse(o.DType);
         var modelPath = o.Model is null ? BuiltInModels.TinyRandomFolder() : HuggingFaceCache.Resolve(o.Model);
         if (o.Model is null) log.LogWarning("No --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
-        _pipeline = SdxlPipeline.Load(modelPath, new PipelineOptions { Device = device, DType = dtype, Threads = o.Threads });
+        _pipeline = SdxlPipeline.Load(modelPath, new PipelineOptions { Device = device, Precision = precision, Threads = o.Threads });
         try
         {
             var loras = AddLoras(o.Loras);
