@@ -41,6 +41,7 @@ public sealed class SdxlPipeline : IDisposable
     /// <param name="scheduler">The default scheduler; null: LCM with SDXL's noise schedule.</param>
     public SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
     {
+        NativeRuntime.ConfigureLoadedTorch();
         Models = models;
         Tokenizer = tokenizer;
         Tokenizer2 = tokenizer2;

@@ -12,7 +12,7 @@ public class InpaintControlNetCommandTests : TempDirectoryTest
     [Fact]
     public void InpaintingReproducesDiffusers()
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--seed", "11", "--prompt", "a red apple on a wooden table",
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--seed", "11", "--prompt", "a red apple on a wooden table",
             "--width", "32", "--height", "32", "--init-image", Fixtures.Path("inpaint", "init_image.png"), "--mask-image", Fixtures.Path("inpaint", "mask.png"),
             "--strength", "0.75", "--save-tensor", Out("i.safetensors"), "--out", Out("i.png"), "--quiet");
         Assert.True(r.ExitCode == 0, r.Err);
@@ -24,7 +24,7 @@ public class InpaintControlNetCommandTests : TempDirectoryTest
     [Fact]
     public void NineChannelInpaintingUNetThroughUnetReproducesDiffusers()
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--unet", Fixtures.Path("sdxl-variants", "inpaint", "diffusers", "unet"),
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--unet", Fixtures.Path("sdxl-variants", "inpaint", "diffusers", "unet"),
             "--seed", "12", "--prompt", "a red apple on a wooden table", "--width", "32", "--height", "32",
             "--init-image", Fixtures.Path("inpaint", "init_image.png"), "--mask-image", Fixtures.Path("inpaint", "mask.png"),
             "--strength", "1.0", "--save-tensor", Out("n.safetensors"), "--out", Out("n.png"), "--quiet");
@@ -37,7 +37,7 @@ public class InpaintControlNetCommandTests : TempDirectoryTest
     [Fact]
     public void ControlNetReproducesDiffusers()
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--seed", "77", "--prompt", "a house on a hill",
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--seed", "77", "--prompt", "a house on a hill",
             "--width", "32", "--height", "32", "--controlnet", Fixtures.Path("controlnet-sdxl", "controlnet") + ":0.5",
             "--control-image", Fixtures.Path("controlnet-sdxl", "control_image.png"), "--save-tensor", Out("c.safetensors"), "--out", Out("c.png"), "--quiet");
         Assert.True(r.ExitCode == 0, r.Err);
@@ -49,7 +49,7 @@ public class InpaintControlNetCommandTests : TempDirectoryTest
     [Fact]
     public void ControlImageWithoutControlNetIsAnInputError()
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--prompt", "x", "--width", "32", "--height", "32",
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--prompt", "x", "--width", "32", "--height", "32",
             "--control-image", Fixtures.Path("controlnet-sdxl", "control_image.png"), "--out", Out("e.png"), "--quiet");
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("--controlnet", r.Err);

@@ -12,7 +12,7 @@ public sealed class InpaintingPipelineTests
 {
     private static readonly Lazy<SdxlPipeline> NineChannel = new(() =>
     {
-        var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"));
+        var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
         pipeline.LoadUnet(Fixtures.Path("sdxl-variants", "inpaint", "diffusers", "unet"));
         return pipeline;
     });
