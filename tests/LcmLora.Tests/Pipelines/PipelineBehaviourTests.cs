@@ -80,9 +80,9 @@ public class PipelineBehaviourTests
         using var batch = TinyPipelines.Folder.Generate(SeedPath with { BatchSize = 2 });
         Assert.Equal(2, batch.Images.Count);
         Assert.NotEqual(batch.Images[0].Pixels, batch.Images[1].Pixels);
-        Assert.Throws<LcmLoraInputException>(() => TinyPipelines.Folder.Generate(SeedPath with { Width = 50 }));
-        Assert.Throws<LcmLoraInputException>(() => TinyPipelines.Folder.Generate(SeedPath with { Steps = 0 }));
-        Assert.Throws<LcmLoraInputException>(() => TinyPipelines.Folder.Generate(SeedPath with { Latents = torch.zeros(1, 4, 8, 8) }));
+        Assert.Throws<InvalidRequestException>(() => TinyPipelines.Folder.Generate(SeedPath with { Width = 50 }));
+        Assert.Throws<InvalidRequestException>(() => TinyPipelines.Folder.Generate(SeedPath with { Steps = 0 }));
+        Assert.ThrowsAny<LcmLoraInputException>(() => TinyPipelines.Folder.Generate(SeedPath with { Latents = torch.zeros(1, 4, 8, 8) }));
         Assert.ThrowsAny<LcmLoraInputException>(() => TinyPipelines.Folder.Generate(SeedPath with { Steps = 60 }));
     }
 
