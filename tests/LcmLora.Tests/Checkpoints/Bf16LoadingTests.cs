@@ -32,7 +32,7 @@ public sealed class Bf16LoadingTests : TempDirectoryTest
     public void EveryWeightIsTheFileValueRoundedOnceToBf16(torch.ScalarType stored)
     {
         var path = TinyFileIn(TempDir, stored);
-        using var checkpoint = SdxlCheckpoint.Open(path);
+        using var checkpoint = SdxlCheckpoint.Open(path, configDir: Fixtures.TinyConfigDir);
         using var models = checkpoint.Load(dtype: torch.ScalarType.BFloat16);
         Assert.Equal(torch.ScalarType.BFloat16, models.DType);
         var compared = 0;

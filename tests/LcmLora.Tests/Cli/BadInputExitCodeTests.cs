@@ -36,7 +36,7 @@ public class BadInputExitCodeTests : TempDirectoryTest
         }
         using (var lora = LoraFile.Open(path))
             Assert.All(lora.Modules, m => Assert.Contains("rank 0", m.Problem));
-        var r = CliRunner.Run("fuse", "--model", Sgm, "--lora", path, "--out", TempPath("out.safetensors"));
+        var r = CliRunner.Run("fuse", "--model", Sgm, "--lora", path, "--out", TempPath("out.safetensors"), "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Err}");
         Assert.DoesNotContain("internal error", r.Err);
     }
@@ -84,7 +84,7 @@ public class BadInputExitCodeTests : TempDirectoryTest
     {
         File.CreateSymbolicLink(TempPath("a.safetensors"), "b.safetensors");
         File.CreateSymbolicLink(TempPath("b.safetensors"), "a.safetensors");
-        var loop = CliRunner.Run("fuse", "--model", Sgm, "--lora", TempPath("a.safetensors"), "--out", TempPath("o.safetensors"));
+        var loop = CliRunner.Run("fuse", "--model", Sgm, "--lora", TempPath("a.safetensors"), "--out", TempPath("o.safetensors"), "--config", Fixtures.TinyConfigDir);
         Assert.True(loop.ExitCode == 2, loop.Err);
         Assert.Contains("a.safetensors", loop.Err);
 

@@ -16,8 +16,8 @@ public sealed class Bf16LoraFusionTests : TempDirectoryTest
     public void FuseRoundsOnceAndUnfuseRestoresTheLoadedBf16WeightsBitForBit()
     {
         var half = Bf16LoadingTests.TinyFileIn(TempDir, torch.ScalarType.Float16);
-        using var fp32 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.Float32 });
-        using var bf16 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.BFloat16 });
+        using var fp32 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.Float32, ConfigDir = Fixtures.TinyConfigDir });
+        using var bf16 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.BFloat16, ConfigDir = Fixtures.TinyConfigDir });
         foreach (var p in new[] { fp32, bf16 })
         {
             p.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));

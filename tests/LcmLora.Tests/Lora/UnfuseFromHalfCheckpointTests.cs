@@ -34,4 +34,10 @@ public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
     }
 
     internal static bool NotVae(string component) => component != "vae";
+
+    /// <summary>Copies of the UNet and text-encoder weights (for tests that compare before and after fusing).</summary>
+    internal static Dictionary<string, torch.Tensor> Snapshot(SdxlPipeline pipeline) =>
+        pipeline.Models.Components.Where(c => c.Key != "vae")
+            .SelectMany(c => c.Value.state_dict().Select(kv => (Key: c.Key + "." + kv.Key, Value: kv.Value.detach().clone())))
+            .ToDictionary(x => x.Key, x => x.Value);
 }
