@@ -36,9 +36,10 @@ public class BadInputExitCodeTests : TempDirectoryTest
         }
         using (var lora = LoraFile.Open(path))
             Assert.All(lora.Modules, m => Assert.Contains("rank 0", m.Problem));
-        var r = CliRunner.Run("fuse", "--model", Sgm, "--lora", path, "--out", TempPath("out.safetensors"));
+        var r = CliRunner.Run("fuse", "--model", Sgm, "--config", Fixtures.TinyConfigDir, "--lora", path, "--out", TempPath("out.safetensors"));
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Err}");
         Assert.DoesNotContain("internal error", r.Err);
+        Assert.Contains("rank0.safetensors", r.Err);
     }
 
     [Fact]
@@ -84,12 +85,12 @@ public class BadInputExitCodeTests : TempDirectoryTest
     {
         File.CreateSymbolicLink(TempPath("a.safetensors"), "b.safetensors");
         File.CreateSymbolicLink(TempPath("b.safetensors"), "a.safetensors");
-        var loop = CliRunner.Run("fuse", "--model", Sgm, "--lora", TempPath("a.safetensors"), "--out", TempPath("o.safetensors"));
+        var loop = CliRunner.Run("fuse", "--model", Sgm, "--config", Fixtures.TinyConfigDir, "--lora", TempPath("a.safetensors"), "--out", TempPath("o.safetensors"));
         Assert.True(loop.ExitCode == 2, loop.Err);
         Assert.Contains("a.safetensors", loop.Err);
 
         Directory.CreateDirectory(TempPath("dir.safetensors"));
-        var folder = CliRunner.Run("inspect", TempPath("dir.safetensors"), "--model", Sgm);
+        var folder = CliRunner.Run("inspect", TempPath("dir.safetensors"), "--model", Sgm, "--config", Fixtures.TinyConfigDir);
         Assert.NotEqual(1, folder.ExitCode);
 
         if (!File.Exists("/dev/full")) return;

@@ -25,7 +25,7 @@ public class ChangedOnDiskTests : TempDirectoryTest
     public void UnfuseRefusesACheckpointChangedInPlace(string change)
     {
         var path = CopyOfTinyModel();
-        using var pipeline = SdxlPipeline.Load(path);
+        using var pipeline = SdxlPipeline.Load(path, new PipelineOptions { ConfigDir = Fixtures.TinyConfigDir });
         pipeline.Loras.Add("a", Fixtures.Path("lora", "lora_a.safetensors"));
         pipeline.Loras.Fuse();
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))

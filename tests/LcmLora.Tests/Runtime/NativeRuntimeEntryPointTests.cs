@@ -15,8 +15,8 @@ public class NativeRuntimeEntryPointTests
         var src = Path.Combine(Fixtures.RepoRoot, "src", "LcmLora");
         var callers = Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
-            .Where(f => File.ReadLines(f).Any(l => l.Contains("EnsureInitialized()", StringComparison.Ordinal) && !l.TrimStart().StartsWith("///", StringComparison.Ordinal)
-                && !l.Contains("public static void EnsureInitialized", StringComparison.Ordinal)))
+            .Where(f => File.ReadLines(f).Any(l => !l.TrimStart().StartsWith("//", StringComparison.Ordinal)
+                && (l.Contains("NativeRuntime.EnsureInitialized()", StringComparison.Ordinal) || l.Contains("NativeRuntime.TryInitialize()", StringComparison.Ordinal))))
             .Select(f => Path.GetRelativePath(src, f).Replace('\\', '/'))
             .Order(StringComparer.Ordinal)
             .ToList();
