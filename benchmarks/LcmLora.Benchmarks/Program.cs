@@ -9,8 +9,11 @@ using LcmLora.Benchmarks.Weights;
 // Commands besides BenchmarkDotNet's own arguments (see docs/performance.md):
 //   make-weights                     write the random full-size SDXL checkpoint and LCM-LoRA-shaped LoRA into the cache (once)
 //   flops                            print the FLOP counts of the benchmarked work
-//   load-once [MODEL]                load the checkpoint in this process; print time and peak RSS
-//   load-fresh [N] [MODEL]           load-once in N fresh child processes, summarized
+//   load-once [MODEL] [DTYPE]        load the checkpoint in this process (fp32, bf16, fp16); print time and peak RSS
+//   load-fresh [N] [MODEL] [DTYPE]   load-once in N fresh child processes, summarized
+//   precision-compare [SIZES]        fp32 against bf16 in one process: mm rates, UNet step per size, VAE decode 512, error
+//   generate-once DTYPE SIZE         load + one 4-step generation in this process: stage times, anonymous peak
+//   generate-fresh DTYPES SIZES      generate-once in a fresh child process per dtype and size
 //   check-memory [MODEL] [STEPS] [B] [WARMUP]  RSS over STEPS UNet steps, verdict after WARMUP: PASS/FAIL
 //   lora-ab [N]                      plain vs LoRA-fused UNet step, alternated N times in one process
 //   breakdown unet|vae|text [B]      time every distinct op shape of a full-size pass in isolation
@@ -24,9 +27,17 @@ switch (args.FirstOrDefault())
         FlopTable.Print(Console.Out);
         return 0;
     case "load-once":
-        return LoadCommand.Once(args.Length > 1 ? args[1] : BenchModels.Full);
+        return LoadCommand.Once(args.Length > 1 ? args[1] : BenchModels.Full,
+            args.Length > 2 ? LcmLora.Runtime.ComputePrecisions.Choose(LcmLora.Runtime.ComputePrecisions.Parse(args[2])).DType : TorchSharp.torch.ScalarType.Float32);
     case "load-fresh":
-        return LoadCommand.Fresh(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3, args.Length > 2 ? args[2] : BenchModels.Full);
+        return LoadCommand.Fresh(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3, args.Length > 2 ? args[2] : BenchModels.Full,
+            args.Length > 3 ? args[3] : "fp32");
+    case "precision-compare":
+        return LcmLora.Benchmarks.Precision.PrecisionCommand.Compare(args);
+    case "generate-once":
+        return LcmLora.Benchmarks.Precision.PrecisionCommand.GenerateOnce(args);
+    case "generate-fresh":
+        return LcmLora.Benchmarks.Precision.PrecisionCommand.GenerateFresh(args);
     case "lora-ab":
         return LcmLora.Benchmarks.Lora.LoraAbCommand.Run(args);
     case "breakdown":

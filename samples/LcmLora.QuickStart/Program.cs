@@ -18,7 +18,8 @@ var (modelPath, lcmPath, stylePath, prompt) = (args[0], args[1], args[2], args[3
 var outPath = args.Length > 4 ? args[4] : "out.png";
 int? size = args.Length > 5 ? int.Parse(args[5]) : null;
 
-// Float32 on the CPU by default; with a CUDA backend package: new PipelineOptions { Device = TorchSharp.torch.CUDA, DType = TorchSharp.torch.ScalarType.Float16 }.
+// Precision Auto by default: bf16 on CPUs with AVX512_BF16/AMX-BF16, else fp32; with a CUDA backend package:
+// new PipelineOptions { Device = TorchSharp.torch.CUDA } (bf16 or fp16 by device), or Precision = ComputePrecision.Float32 for exact parity.
 using var pipe = SdxlPipeline.Load(modelPath, new PipelineOptions());
 pipe.Loras.Add("lcm", lcmPath, 1.0);     // the few-step ability
 pipe.Loras.Add("style", stylePath, 0.8); // your style, at 80 %

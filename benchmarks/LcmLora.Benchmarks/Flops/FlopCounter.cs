@@ -80,11 +80,12 @@ public static class FlopCounter
     }
 
     /// <summary>The once-per-generation conditioning embedding (<c>add_embedding</c>).</summary>
-    public static List<FlopOp> UNetConditioning(UNetConfig c, long batch) =>
-    [
-        new LinearOp("add_embedding.linear_1", batch, c.ProjectionClassEmbeddingsInputDim, c.TimeEmbedDim),
-        new LinearOp("add_embedding.linear_2", batch, c.TimeEmbedDim, c.TimeEmbedDim),
-    ];
+    public static List<FlopOp> UNetConditioning(UNetConfig c, long batch) => c.ProjectionClassEmbeddingsInputDim is { } width
+        ? [
+            new LinearOp("add_embedding.linear_1", batch, width, c.TimeEmbedDim),
+            new LinearOp("add_embedding.linear_2", batch, c.TimeEmbedDim, c.TimeEmbedDim),
+        ]
+        : []; // UNets without added conditioning (SD 1.x) have no add_embedding
 
     /// <summary>The VAE decoder (<c>AutoencoderKL.Decode</c>) on <c>[batch, latent, h, w]</c> latents.</summary>
     public static List<FlopOp> VaeDecode(VaeConfig v, long batch, long height, long width)

@@ -34,7 +34,8 @@ public sealed class BenchInputs : IDisposable
     {
         using var g = new torch.Generator((ulong)seed);
         var u = configs.Unet;
-        var pooledWidth = u.ProjectionClassEmbeddingsInputDim - 6 * u.AdditionTimeEmbedDim;
+        var pooledWidth = (u.ProjectionClassEmbeddingsInputDim ?? throw new InvalidOperationException("benchmarks need an SDXL UNet (added conditioning)"))
+            - 6 * (u.AdditionTimeEmbedDim ?? throw new InvalidOperationException("benchmarks need an SDXL UNet (time ids)"));
         var latents = torch.randn([1, u.InChannels, BenchSizes.Latent, BenchSizes.Latent], generator: g);
         var text = torch.randn([batch, 77, u.CrossAttentionDim[^1]], generator: g);
         var pooled = torch.randn([batch, pooledWidth], generator: g);

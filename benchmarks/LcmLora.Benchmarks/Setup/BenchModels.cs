@@ -46,16 +46,16 @@ public static class BenchModels
     public static SdxlCheckpoint Open(string model) => SdxlCheckpoint.Open(PathOf(model));
 
     /// <summary>
-    /// Loads one component in fp32 on the CPU (built on the meta device, then materialized from the file), in eval
+    /// Loads one component (fp32 unless told) on the CPU (built on the meta device, then materialized from the file), in eval
     /// mode: benchmarks of one component need neither the memory nor the load time of the other three.
     /// </summary>
-    public static T LoadComponent<T>(SdxlCheckpoint checkpoint, string component) where T : torch.nn.Module
+    public static T LoadComponent<T>(SdxlCheckpoint checkpoint, string component, torch.ScalarType dtype = torch.ScalarType.Float32) where T : torch.nn.Module
     {
         var module = SdxlCheckpoint.Build(component, checkpoint.Configs, torch.device("meta"));
         try
         {
             WeightLoader.Load(component, module, checkpoint.MapFor(component, WeightMap.ShapesOf(module).Keys),
-                checkpoint.SourceFor(component), torch.ScalarType.Float32, torch.CPU);
+                checkpoint.SourceFor(component), dtype, torch.CPU);
             module.eval();
             return (T)module;
         }

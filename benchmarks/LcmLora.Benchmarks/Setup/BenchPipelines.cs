@@ -1,4 +1,5 @@
 using LcmLora.Pipelines;
+using LcmLora.Runtime;
 
 namespace LcmLora.Benchmarks.Setup;
 
@@ -8,10 +9,10 @@ public static class BenchPipelines
     /// <summary>The prompt every generation benchmark uses.</summary>
     public const string Prompt = "a photograph of an astronaut riding a horse on the moon, detailed, 8k";
 
-    /// <summary>Loads a model as the library's users do (<see cref="SdxlPipeline.Load"/>, fp32 CPU) with the benchmark thread count.</summary>
-    public static SdxlPipeline Load(string model)
+    /// <summary>Loads a model as the library's users do (<see cref="SdxlPipeline.Load"/>, CPU, fp32 unless told) with the benchmark thread count.</summary>
+    public static SdxlPipeline Load(string model, ComputePrecision precision = ComputePrecision.Float32)
     {
         BenchModels.Init();
-        return SdxlPipeline.Load(BenchModels.PathOf(model), new PipelineOptions { Threads = BenchModels.Threads });
+        return SdxlPipeline.Load(BenchModels.PathOf(model), new PipelineOptions { Threads = BenchModels.Threads, Precision = precision });
     }
 }

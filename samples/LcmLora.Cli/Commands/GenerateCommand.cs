@@ -41,12 +41,13 @@ public static class GenerateCommand
         public Option<string> Tiling { get; } = new("--vae-tiling") { Description = "on, off or auto (tile only images larger than twice the VAE's native area).", DefaultValueFactory = _ => "auto" };
         public Option<int?> ClipSkip { get; } = new("--clip-skip") { Description = "Layers to skip from the penultimate text-encoder layer." };
         public Option<bool> Chunk { get; } = new("--chunk-prompts") { Description = "Encode prompts longer than 77 tokens in chunks instead of truncating." };
-        public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds) on standard output." };
+        public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (files, seed, timesteps, seconds, dtype, timings) on standard output." };
         public Option<bool> Quiet { get; } = new("--quiet") { Description = "No progress output." };
         public Option<bool> Force { get; } = OutputOptions.Force();
         public Option<string?> Config { get; } = ConfigOption.Create();
         public Option<string?> Unet { get; } = new("--unet") { Description = "Replace the model's UNet: a diffusers unet/ folder or a single file (e.g. a full LCM UNet such as latent-consistency/lcm-sdxl, used with SDXL base's other parts)." };
         public ModelOptions Runtime { get; } = new();
+        public ImageGuidanceOptions ImageGuidance { get; } = new();
     }
 
     /// <summary>Creates the command.</summary>
@@ -66,6 +67,7 @@ public static class GenerateCommand
                      o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Force, o.Config, o.Unet })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
+        o.ImageGuidance.AddTo(cmd);
         cmd.SetAction((parse, ct) => Task.Run(() => Run(parse, o, ct), ct));
         return cmd;
     }
@@ -92,7 +94,7 @@ public static class GenerateCommand
         var options = new PipelineOptions
         {
             Device = ModelOptions.ParseDevice(parse.GetValue(o.Runtime.Device)!),
-            DType = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
+            Precision = ModelOptions.ParseDType(parse.GetValue(o.Runtime.DType)!),
             ConfigDir = parse.GetValue(o.Config),
             UNetPath = parse.GetValue(o.Unet),
             TokenizerDir = parse.GetValue(o.Tokenizer),
@@ -123,6 +125,9 @@ public static class GenerateCommand
             ReturnTensors = parse.GetValue(o.SaveTensor) is not null,
             Tiling = parse.GetValue(o.Tiling) switch { "on" => VaeTiling.On, "off" => VaeTiling.Off, _ => VaeTiling.Auto },
         };
+        // Inpainting and ControlNet options are checked (mask read, image counts) before the weights load too.
+        request = o.ImageGuidance.AddInpainting(parse, request);
+        o.ImageGuidance.CheckControlNets(parse);
         var files = OutputNames(parse.GetValue(o.Out)!, request.BatchSize);
         var force = parse.GetValue(o.Force);
         foreach (var f in files) OutputOptions.Check("--out", f, force);
@@ -133,17 +138,23 @@ public static class GenerateCommand
         catch (InvalidRequestException e) when (OptionOf.ContainsKey(e.Property)) { throw new LcmLoraInputException($"{OptionOf[e.Property]}: {e.Problem}", e); }
         request = request with { Scheduler = CheckedScheduler(parse.GetValue(o.Scheduler)!, model, request) };
 
+        var precision = ComputePrecisions.Choose(options.Precision, options.Device);
+        if (!quiet) Console.Error.WriteLine($"lcmlora: dtype {precision.Name} ({precision.Reason})");
+        if (precision.Warning is { } slow) Console.Error.WriteLine($"lcmlora: warning: {slow}");
+        var loadClock = System.Diagnostics.Stopwatch.StartNew();
         using var pipeline = StepProgress.Run("load", 4, quiet, update =>
         {
             var done = 0;
             return SdxlPipeline.Load(model, options with { Progress = new InlineProgress<string>(c => update(++done, c)) }, ct);
         });
+        var loadTime = loadClock.Elapsed;
         LoraOptions.Apply(pipeline, loras, quiet, ct);
         ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), previewDir, options);
         ct.ThrowIfCancellationRequested();
 
+        request = o.ImageGuidance.AddControlNets(parse, pipeline, request);
         using var result = Generate(pipeline, request, previewDir, quiet, loras, ct);
-        foreach (var w in result.Warnings) Console.Error.WriteLine($"lcmlora: warning: {w}");
+        foreach (var w in result.Warnings.Where(w => w != precision.Warning)) Console.Error.WriteLine($"lcmlora: warning: {w}");
         for (var i = 0; i < files.Count; i++)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(files[i]))!);
@@ -151,7 +162,7 @@ public static class GenerateCommand
         }
         if (parse.GetValue(o.SaveTensor) is { } tensorPath)
             SafeTensorsWriter.Save(tensorPath, new Dictionary<string, torch.Tensor> { ["image"] = result.ImageTensor!, ["latents"] = result.Latents! });
-        Report(parse.GetValue(o.Json), files, result);
+        Report(parse.GetValue(o.Json), files, result, loadTime);
         return ExitCodes.Ok;
     }
 
@@ -166,6 +177,10 @@ public static class GenerateCommand
             // The user chose the LoRAs and their weights: NaN or infinite pixels from them are bad input, not a bug.
             throw new LcmLoraInputException($"--lora {LoraOptions.Describe(loras)}: the image holds NaN or infinite values. " +
                 "A weight this large (or a broken LoRA) overflows the model; use weights between about -2 and 2.", e);
+        }
+        finally
+        {
+            foreach (var unit in request.ControlNets) unit.Model.Dispose();
         }
     }
 
@@ -223,7 +238,7 @@ public static class GenerateCommand
         return [.. Enumerable.Range(0, Math.Max(count, 0)).Select(i => Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(outPath)}_{i}{Path.GetExtension(outPath)}"))];
     }
 
-    private static void Report(bool json, List<string> files, GenerationResult result)
+    private static void Report(bool json, List<string> files, GenerationResult result, TimeSpan loadTime)
     {
         if (!json)
         {
@@ -241,6 +256,13 @@ public static class GenerateCommand
             foreach (var t in result.Timesteps) w.WriteNumberValue(t);
             w.WriteEndArray();
             w.WriteNumber("seconds", result.Elapsed.TotalSeconds);
+            w.WriteString("dtype", ComputePrecisions.ShortName(result.DType));
+            w.WriteStartObject("timings");
+            w.WriteNumber("load_s", loadTime.TotalSeconds);
+            w.WriteNumber("encode_s", result.Timings.Encode.TotalSeconds);
+            w.WriteNumber("denoise_s", result.Timings.Denoise.TotalSeconds);
+            w.WriteNumber("decode_s", result.Timings.Decode.TotalSeconds);
+            w.WriteEndObject();
             w.WriteStartArray("warnings");
             foreach (var warning in result.Warnings) w.WriteStringValue(warning);
             w.WriteEndArray();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LcmLora.Runtime;
 using TorchSharp;
 
 namespace LcmLora.Cli.Commands;
@@ -9,8 +10,12 @@ public sealed class ModelOptions
     /// <summary>--device cpu|cuda.</summary>
     public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda (needs a TorchSharp CUDA backend package).", DefaultValueFactory = _ => "cpu" };
 
-    /// <summary>--dtype fp32|fp16|bf16.</summary>
-    public Option<string> DType { get; } = new("--dtype") { Description = "Compute dtype: fp32 (default; fastest on CPUs), fp16 or bf16 (for CUDA).", DefaultValueFactory = _ => "fp32" };
+    /// <summary>--dtype auto|fp32|bf16|fp16.</summary>
+    public Option<string> DType { get; } = new("--dtype")
+    {
+        Description = "Compute dtype: auto (default: bf16 on CPUs with AVX512_BF16/AMX-BF16 and on bf16 CUDA devices, fp16 on other CUDA devices, else fp32), fp32, bf16 or fp16.",
+        DefaultValueFactory = _ => "auto",
+    };
 
     /// <summary>--threads N.</summary>
     public Option<int?> Threads { get; } = new("--threads") { Description = "CPU threads (default: physical cores)." };
@@ -19,7 +24,7 @@ public sealed class ModelOptions
     public void AddTo(Command command)
     {
         Device.AcceptOnlyFromAmong("cpu", "cuda");
-        DType.AcceptOnlyFromAmong("fp32", "fp16", "bf16");
+        DType.AcceptOnlyFromAmong("auto", "fp32", "bf16", "fp16");
         command.Add(Device);
         command.Add(DType);
         command.Add(Threads);
@@ -34,11 +39,6 @@ public sealed class ModelOptions
         return torch.CUDA;
     }
 
-    /// <summary>The chosen dtype.</summary>
-    public static torch.ScalarType ParseDType(string name) => name switch
-    {
-        "fp16" => torch.ScalarType.Float16,
-        "bf16" => torch.ScalarType.BFloat16,
-        _ => torch.ScalarType.Float32,
-    };
+    /// <summary>The chosen precision.</summary>
+    public static ComputePrecision ParseDType(string name) => ComputePrecisions.Parse(name);
 }

@@ -254,7 +254,7 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <summary>
     /// Builds and loads the modules. Weights are read one tensor at a time from the memory mapping directly in
     /// <paramref name="dtype"/> on <paramref name="device"/>. The VAE stays in float32 when <paramref name="dtype"/>
-    /// is half precision and its config sets force_upcast (SDXL's VAE overflows in fp16).
+    /// is float16 and its config sets force_upcast (SDXL's VAE overflows in fp16; bf16 has fp32's range, as in diffusers).
     /// </summary>
     /// <param name="device">Where to put the weights (default CPU).</param>
     /// <param name="dtype">Compute dtype (default float32).</param>
@@ -280,7 +280,7 @@ public sealed class SdxlCheckpoint : IDisposable
             foreach (var c in Components)
             {
                 progress?.Report(c.Name());
-                var componentType = c == ModelComponent.Vae && type != torch.ScalarType.Float32 && configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
+                var componentType = c == ModelComponent.Vae && type == torch.ScalarType.Float16 && configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
                 modules[c] = LoadInto(c, Build(c, ConfigOf(configs, c), torch.device("meta"), null), componentType, dev,
                     c == ModelComponent.Vae && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null, cancellationToken);
             }

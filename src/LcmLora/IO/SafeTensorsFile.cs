@@ -165,8 +165,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         try
         {
             using var stage = ReadRowsStaged(name, first, count, staging ?? temporary!);
-            using var noGrad = torch.no_grad();
-            result.copy_(stage);
+            ReducedFloatCopy.Copy(result, stage);
             return result;
         }
         catch

@@ -179,7 +179,7 @@ public sealed class LoraAdapterSet : IDisposable
             using var reloaded = _reload!(component, parameter);
             if (!reloaded.shape.SequenceEqual(live.shape))
                 throw new InvalidOperationException($"Reloading {component}.{parameter}: shape [{string.Join(", ", reloaded.shape)}] differs from the model's.");
-            live.copy_(reloaded);
+            IO.ReducedFloatCopy.Copy(live, reloaded);
         }
         else
         {

@@ -22,10 +22,10 @@ public sealed class SdxlModels : IDisposable
     }
 
     /// <summary>The architecture.</summary>
-    public SdxlConfigs Configs { get; }
+    public SdxlConfigs Configs { get; private set; }
 
     /// <summary>The UNet.</summary>
-    public SdxlUNet Unet { get; }
+    public SdxlUNet Unet { get; private set; }
 
     /// <summary>CLIP ViT-L, or null when the model has none (SDXL refiner).</summary>
     public ClipTextModel? TextEncoder { get; }
@@ -33,7 +33,7 @@ public sealed class SdxlModels : IDisposable
     /// <summary>OpenCLIP ViT-bigG with projection, or null when the model has none (SD 1.x).</summary>
     public ClipTextModel? TextEncoder2 { get; }
 
-    /// <summary>The VAE (kept in float32 when the model dtype is half precision and the config asks for upcasting).</summary>
+    /// <summary>The VAE (kept in float32 when the model dtype is float16 and the config asks for upcasting).</summary>
     public AutoencoderKL Vae { get; }
 
     /// <summary>The device every module lives on.</summary>
@@ -53,6 +53,16 @@ public sealed class SdxlModels : IDisposable
             all[ModelComponent.Vae.Name()] = Vae;
             return all;
         }
+    }
+
+    /// <summary>Puts <paramref name="unet"/> in place of the UNet (e.g. a 9-channel inpainting UNet) and returns the old one, which the caller disposes.</summary>
+    internal SdxlUNet ReplaceUnet(SdxlUNet unet)
+    {
+        var old = Unet;
+        unet.eval();
+        Unet = unet;
+        Configs = Configs with { Unet = unet.Config };
+        return old;
     }
 
     /// <summary>Frees every module's native memory.</summary>

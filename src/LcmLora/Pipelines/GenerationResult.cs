@@ -8,8 +8,11 @@ public sealed class GenerationResult : IDisposable
 {
     /// <summary>Creates the result.</summary>
     public GenerationResult(IReadOnlyList<RgbImage> images, ulong? seed, IReadOnlyList<float> timesteps, IReadOnlyList<string> warnings,
-        torch.Tensor? imageTensor, torch.Tensor? latents, TimeSpan elapsed)
+        torch.Tensor? imageTensor, torch.Tensor? latents, TimeSpan elapsed,
+        torch.ScalarType dtype = torch.ScalarType.Float32, GenerationTimings? timings = null)
     {
+        DType = dtype;
+        Timings = timings ?? new GenerationTimings(TimeSpan.Zero, elapsed, TimeSpan.Zero);
         Images = images;
         Seed = seed;
         Timesteps = timesteps;
@@ -40,6 +43,12 @@ public sealed class GenerationResult : IDisposable
     /// <summary>Wall time of the call.</summary>
     public TimeSpan Elapsed { get; }
 
+    /// <summary>The dtype the UNet and text encoders computed in (Float32, BFloat16 or Float16).</summary>
+    public torch.ScalarType DType { get; }
+
+    /// <summary>Wall time of each stage.</summary>
+    public GenerationTimings Timings { get; }
+
     /// <summary>Frees the tensors.</summary>
     public void Dispose()
     {
@@ -47,6 +56,12 @@ public sealed class GenerationResult : IDisposable
         Latents?.Dispose();
     }
 }
+
+/// <summary>Wall time of the stages of one generation.</summary>
+/// <param name="Encode">Prompt encoding and conditioning.</param>
+/// <param name="Denoise">Initial latents and the denoising loop.</param>
+/// <param name="Decode">The latent decode and the conversion to images.</param>
+public sealed record GenerationTimings(TimeSpan Encode, TimeSpan Denoise, TimeSpan Decode);
 
 /// <summary>Reported after each denoising step.</summary>
 /// <param name="Step">1-based step number.</param>

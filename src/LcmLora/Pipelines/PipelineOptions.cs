@@ -1,4 +1,5 @@
 using LcmLora.Models;
+using LcmLora.Runtime;
 using TorchSharp;
 
 namespace LcmLora.Pipelines;
@@ -9,9 +10,14 @@ public sealed record PipelineOptions
     /// <summary>Where the modules run: CPU (default) or <c>torch.CUDA</c> (needs a TorchSharp CUDA backend package).</summary>
     public torch.Device? Device { get; init; }
 
-    /// <summary>Compute dtype of the UNet and text encoders. Default float32 (on CPUs without bf16 matrix units
-    /// half precision is far slower); use Float16 or BFloat16 on CUDA. The VAE stays float32 when its config sets force_upcast.</summary>
-    public torch.ScalarType? DType { get; init; }
+    /// <summary>
+    /// Compute precision of the models (weights are held in it too). Default <see cref="ComputePrecision.Auto"/>: bf16 on
+    /// CPUs with AVX512_BF16 or AMX-BF16 and on CUDA devices that support it, fp16 on other CUDA devices, fp32 otherwise
+    /// (<see cref="ComputePrecisions.Choose(ComputePrecision, torch.Device?)"/>). The scheduler and the initial noise
+    /// stay float32 at every precision, so a seed gives the same start. With fp16 the VAE stays float32 when its config
+    /// sets force_upcast; bf16 has fp32's range and needs no upcast.
+    /// </summary>
+    public ComputePrecision Precision { get; init; } = ComputePrecision.Auto;
 
     /// <summary>The diffusers tokenizer folder for text encoder 1; default: the model folder's <c>tokenizer/</c> or the built-in one.</summary>
     public string? TokenizerDir { get; init; }

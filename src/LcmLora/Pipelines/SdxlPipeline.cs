@@ -41,6 +41,7 @@ public sealed class SdxlPipeline : IDisposable
     /// <param name="scheduler">The default scheduler; null: LCM with SDXL's noise schedule.</param>
     public SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
     {
+        NativeRuntime.ConfigureLoadedTorch();
         Models = models;
         Tokenizer = tokenizer;
         Tokenizer2 = tokenizer2;
@@ -52,6 +53,7 @@ public sealed class SdxlPipeline : IDisposable
             _ => null, // the refiner: loads and inspects; its image-to-image refinement is not implemented yet
         };
         _decoder = new VaeLatentDecoder(models.Vae);
+        Precision = new PrecisionChoice(models.DType, "given models");
     }
 
     /// <summary>The model family (SDXL, SDXL refiner, SD 1.x).</summary>
@@ -79,7 +81,8 @@ public sealed class SdxlPipeline : IDisposable
             var folder = checkpoint.Layout == CheckpointLayout.Diffusers ? checkpoint.Path : null;
             var (t1, t2) = SdxlTokenizers.ForModel(folder, options.TokenizerDir, options.Tokenizer2Dir);
             var schedulerConfig = folder is not null ? SchedulerConfig.ForModel(folder) : null;
-            var models = checkpoint.Load(options.Device, options.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken);
+            var precision = ComputePrecisions.Choose(options.Precision, options.Device);
+            var models = checkpoint.Load(options.Device, precision.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken);
             if (options.UNetPath is { } unetPath)
             {
                 unetCheckpoint = SdxlCheckpoint.OpenUNet(unetPath, options.UNetConfigDir, options.Variant);
@@ -87,7 +90,7 @@ public sealed class SdxlPipeline : IDisposable
             }
             // The checkpoint stays mapped (no memory cost until read): unfusing LoRAs re-reads originals from it, and
             // the VAE encoder is read from it on first use.
-            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint, _unetCheckpoint = unetCheckpoint };
+            var pipeline = new SdxlPipeline(models, t1, t2, new LcmScheduler(schedulerConfig)) { _checkpoint = checkpoint, _unetCheckpoint = unetCheckpoint, Precision = precision };
             pipeline._decoder = new VaeLatentDecoder(models.Vae, checkpoint.LoadVaeEncoder);
             return pipeline;
         }
@@ -135,8 +138,37 @@ public sealed class SdxlPipeline : IDisposable
     /// </summary>
     public LoraAdapterSet Loras => _loras ??= LoraAdapterSet.FromModules(
         Models.Components.Where(kv => kv.Key != "vae").ToDictionary(kv => kv.Key, kv => kv.Value),
-        keepOriginals: _checkpoint is null,
-        reloadOriginal: _checkpoint is null ? null : ReloadOriginal);
+        keepOriginals: _checkpoint is null || _unetReplaced,
+        reloadOriginal: _checkpoint is null || _unetReplaced ? null : ReloadOriginal);
+
+    private bool _unetReplaced;
+
+    /// <summary>
+    /// Replaces the UNet with one loaded from a diffusers <c>unet/</c> folder (or a diffusers-layout file with its
+    /// config.json beside it), on this pipeline's device and dtype: e.g. a 9-channel SDXL inpainting UNet on a base
+    /// model. The old UNet is freed. Call before adding LoRAs.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">LoRA adapters were already added.</exception>
+    /// <exception cref="LcmLoraInputException">The UNet does not load, or its text conditioning does not fit this model's encoders.</exception>
+    public void LoadUnet(string path)
+    {
+        if (_loras is { Adapters.Count: > 0 }) throw new InvalidOperationException("Replace the UNet before adding LoRA adapters.");
+        var unet = ComponentCheckpoint.LoadUNet(path, Models.Device, Models.DType);
+        var old = Models.Configs.Unet;
+        if (unet.Config.CrossAttentionDim[^1] != old.CrossAttentionDim[^1] || unet.Config.ProjectionClassEmbeddingsInputDim != old.ProjectionClassEmbeddingsInputDim
+            || unet.Config.OutChannels != old.OutChannels)
+        {
+            unet.Dispose();
+            throw new LcmLoraInputException($"{path}: this UNet (cross_attention_dim {unet.Config.CrossAttentionDim[^1]}, projection_class_embeddings_input_dim " +
+                $"{unet.Config.ProjectionClassEmbeddingsInputDim}, out_channels {unet.Config.OutChannels}) does not fit the model's text encoders and VAE " +
+                $"({old.CrossAttentionDim[^1]}, {old.ProjectionClassEmbeddingsInputDim}, {old.OutChannels}).");
+        }
+        _loras?.Dispose();
+        _loras = null;
+        _reloadMaps.Remove("unet");
+        _unetReplaced = true;
+        Models.ReplaceUnet(unet).Dispose();
+    }
 
     private torch.Tensor ReloadOriginal(string component, string parameter)
     {
@@ -156,6 +188,9 @@ public sealed class SdxlPipeline : IDisposable
 
     /// <summary>The modules.</summary>
     public SdxlModels Models { get; }
+
+    /// <summary>The compute dtype of the models, why it was chosen, and a warning when it will be slow here.</summary>
+    public PrecisionChoice Precision { get; private init; }
 
     /// <summary>Tokenizer of text encoder 1.</summary>
     public ClipTokenizer Tokenizer { get; }

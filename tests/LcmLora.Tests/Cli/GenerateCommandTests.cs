@@ -30,7 +30,7 @@ public class GenerateCommandTests : TempDirectoryTest
     public void SeedPathImageIsReproducedFromBothLayouts(string model)
     {
         var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", model), "--seed", "2024", "--prompt", "a lighthouse on a cliff at sunset",
-            "--width", "48", "--height", "32", "--save-tensor", Out("x.safetensors"), "--out", Out("x.png"), "--quiet", "--config", Fixtures.TinyConfigDir);
+            "--dtype", "fp32", "--width", "48", "--height", "32", "--save-tensor", Out("x.safetensors"), "--out", Out("x.png"), "--quiet", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var ours = SafeTensorsFile.Open(Out("x.safetensors"));
         using var reference = SafeTensorsFile.Open(Fixtures.Path("pipeline-lcm", "seed_path", "data.safetensors"));
@@ -44,7 +44,7 @@ public class GenerateCommandTests : TempDirectoryTest
     [InlineData("diffusers")]
     public void TaesdDecoderReproducesItsPipelineCase(string layout)
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--vae", Fixtures.Path("taesd", layout), "--seed", "4242",
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--vae", Fixtures.Path("taesd", layout), "--seed", "4242", "--dtype", "fp32",
             "--prompt", "a small wooden cabin in a pine forest", "--width", "128", "--height", "128", "--save-tensor", Out("t.safetensors"), "--out", Out("t.png"),
             "--preview-dir", Out("previews"), "--quiet");
         Assert.True(r.ExitCode == 0, r.Err);
@@ -59,7 +59,7 @@ public class GenerateCommandTests : TempDirectoryTest
     {
         using var reference = SafeTensorsFile.Open(Fixtures.Path("pipeline-lcm", "gs1_5", "data.safetensors"));
         SafeTensorsWriter.Save(Out("lat.safetensors"), new Dictionary<string, torch.Tensor> { ["latents"] = reference.Read("initial_latents") });
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--latents", Out("lat.safetensors"), "--seed", "1234",
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--latents", Out("lat.safetensors"), "--seed", "1234", "--dtype", "fp32",
             "--guidance", "1.5", "--prompt", "a tiny red fox in the snow", "--width", "32", "--height", "32", "--save-tensor", Out("g.safetensors"),
             "--out", Out("g.png"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);

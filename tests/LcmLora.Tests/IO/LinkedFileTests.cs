@@ -80,7 +80,7 @@ public class LinkedFileTests : TempDirectoryTest
         string model;
         if (singleFile) model = Link(kind, Sgm, "model.safetensors");
         else model = HubCache.AddFolder(TempPath("hub"), "acme/tiny-sdxl", Fixtures.Path("tiny-sdxl", "diffusers"));
-        var configDir = singleFile ? Fixtures.TinyConfigDir : null; // the tiny model's head counts are not the SDXL defaults
+        var configDir = singleFile ? Fixtures.TinyConfigDir : null; // the tiny model's open config fields (8-wide heads)
         using var checkpoint = SdxlCheckpoint.Open(model, configDir: configDir);
         Assert.All(checkpoint.Inspect(), report => Assert.True(report.IsComplete, report.ToString()));
 

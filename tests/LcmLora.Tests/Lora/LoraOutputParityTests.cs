@@ -1,6 +1,7 @@
 using LcmLora.IO;
 using LcmLora.Models;
 using LcmLora.Pipelines;
+using LcmLora.Tests.Pipelines;
 using TorchSharp;
 using Xunit;
 
@@ -29,7 +30,7 @@ public class LoraOutputParityTests
     [MemberData(nameof(Cases))]
     public void FusedOutputsMatchAndUnfuseRestoresTheBase(string caseName, string[] files, double[] weights, bool singleFile)
     {
-        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.TinySgm : Fixtures.Path("tiny-sdxl", "diffusers"), new PipelineOptions { ConfigDir = singleFile ? Fixtures.TinyConfigDir : null });
+        using var pipeline = SdxlPipeline.Load(singleFile ? Fixtures.TinySgm : Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32 with { ConfigDir = singleFile ? Fixtures.TinyConfigDir : null });
         using var before = WeightSnapshot.Of(pipeline.Models);
         for (var i = 0; i < files.Length; i++) pipeline.Loras.Add(files[i], Fixtures.Path("lora", files[i] + ".safetensors"), weights[i]);
         pipeline.Loras.Fuse();
@@ -42,7 +43,7 @@ public class LoraOutputParityTests
     [Fact]
     public void ReweightingAfterFusionDoesNotNeedTheFileAndCyclesStayExact()
     {
-        using var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"));
+        using var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
         using var before = WeightSnapshot.Of(pipeline.Models);
         pipeline.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"), 1.0);
         pipeline.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.3);

@@ -1,5 +1,6 @@
 using LcmLora.IO;
 using LcmLora.Pipelines;
+using LcmLora.Tests.Pipelines;
 using TorchSharp;
 using Xunit;
 
@@ -20,7 +21,7 @@ public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
         using (var scope = torch.NewDisposeScope())
             SafeTensorsWriter.Save(half, source.Tensors.ToDictionary(t => t.Name, t => source.Read(t.Name).to(torch.ScalarType.Float16)));
 
-        using var pipeline = SdxlPipeline.Load(half, new PipelineOptions { ConfigDir = Fixtures.TinyConfigDir });
+        using var pipeline = SdxlPipeline.Load(half, TinyPipelines.Fp32 with { ConfigDir = Fixtures.TinyConfigDir });
         using var before = WeightSnapshot.Of(pipeline.Models, NotVae);
         pipeline.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
         pipeline.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.8);
@@ -32,5 +33,5 @@ public sealed class UnfuseFromHalfCheckpointTests : TempDirectoryTest
         before.AssertIdentical(after);
     }
 
-    private static bool NotVae(string component) => component != "vae";
+    internal static bool NotVae(string component) => component != "vae";
 }

@@ -27,8 +27,8 @@ public sealed class LazyVaeEncoderTests
     public void EncoderIsLoadedOnFirstImageToImageAndGivesTheEagerResult(bool singleFile)
     {
         var path = singleFile ? Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors") : Fixtures.Path("tiny-sdxl", "diffusers");
-        using var lazy = SdxlPipeline.Load(path, new PipelineOptions { ConfigDir = Fixtures.TinyConfigDir });
-        using var eager = SdxlPipeline.Load(path, new PipelineOptions { PreloadVaeEncoder = true, ConfigDir = Fixtures.TinyConfigDir });
+        using var lazy = SdxlPipeline.Load(path, TinyPipelines.Fp32 with { ConfigDir = Fixtures.TinyConfigDir });
+        using var eager = SdxlPipeline.Load(path, TinyPipelines.Fp32 with { PreloadVaeEncoder = true, ConfigDir = Fixtures.TinyConfigDir });
         Assert.False(lazy.Models.Vae.HasEncoderWeights);
         Assert.True(eager.Models.Vae.HasEncoderWeights);
         Assert.True(lazy.Decoder.CanEncode);

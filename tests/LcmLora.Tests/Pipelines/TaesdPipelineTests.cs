@@ -16,7 +16,7 @@ public class TaesdPipelineTests
     [InlineData("diffusers")]
     public void TaesdAsDecoderReproducesDiffusers(string layout)
     {
-        var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"));
+        var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
         using var _ = pipeline;
         pipeline.Decoder = new TaesdLatentDecoder(AutoencoderTiny.Load(Fixtures.Path("taesd", layout)));
         using var result = pipeline.Generate(new GenerationRequest

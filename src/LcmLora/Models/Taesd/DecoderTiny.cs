@@ -1,3 +1,4 @@
+using LcmLora.Models.Blocks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -52,6 +53,6 @@ public sealed class DecoderTiny : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var clamped = torch.tanh(latents.div(3)).mul(3);
-        return layers.call(clamped).MoveToOuterDisposeScope();
+        return NarrowConvolution.Run(layers, clamped).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using LcmLora.Models.Blocks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -39,6 +40,6 @@ public sealed class EncoderTiny : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor image)
     {
         using var scope = NewDisposeScope();
-        return layers.call(image.add(1).div(2)).MoveToOuterDisposeScope();
+        return NarrowConvolution.Run(layers, image.add(1).div(2)).MoveToOuterDisposeScope();
     }
 }

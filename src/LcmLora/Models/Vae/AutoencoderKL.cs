@@ -1,3 +1,4 @@
+using LcmLora.Models.Blocks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -75,7 +76,7 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
                 "load them with SdxlCheckpoint.LoadVaeEncoder before encoding.");
         using var scope = NewDisposeScope();
         var moments = encoder.call(image);
-        if (quant_conv is not null) moments = quant_conv.call(moments);
+        if (quant_conv is not null) moments = NarrowConvolution.Call(quant_conv, moments);
         var posterior = new DiagonalGaussianDistribution(moments);
         posterior.Mean.MoveToOuterDisposeScope();
         posterior.LogVar.MoveToOuterDisposeScope();
@@ -92,7 +93,7 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     {
         CheckInput(latents, Config.LatentChannels, "latents");
         using var scope = NewDisposeScope();
-        var z = post_quant_conv is null ? latents : post_quant_conv.call(latents);
+        var z = post_quant_conv is null ? latents : NarrowConvolution.Call(post_quant_conv, latents);
         return decoder.call(z).MoveToOuterDisposeScope();
     }
 
