@@ -10,14 +10,15 @@ namespace LcmLora.Tests.Lora;
 /// LoRA on a bf16 pipeline: each fused weight is the fp32 value of the bf16 weight plus the fp32 delta, rounded once
 /// to bf16; unfusing restores the loaded bf16 values bit for bit (re-read from the fp16 file and converted as at load).
 /// </summary>
+[Trait("Category", "parity")]
 public sealed class Bf16LoraFusionTests : TempDirectoryTest
 {
     [Fact]
     public void FuseRoundsOnceAndUnfuseRestoresTheLoadedBf16WeightsBitForBit()
     {
         var half = Bf16LoadingTests.TinyFileIn(TempDir, torch.ScalarType.Float16);
-        using var fp32 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.Float32 });
-        using var bf16 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.BFloat16 });
+        using var fp32 = SdxlPipeline.Load(half, new PipelineOptions { ConfigDir = Fixtures.TinyConfigDir, Precision = ComputePrecision.Float32 });
+        using var bf16 = SdxlPipeline.Load(half, new PipelineOptions { ConfigDir = Fixtures.TinyConfigDir, Precision = ComputePrecision.BFloat16 });
         foreach (var p in new[] { fp32, bf16 })
         {
             p.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
