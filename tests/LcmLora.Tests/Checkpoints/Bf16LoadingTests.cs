@@ -9,6 +9,7 @@ namespace LcmLora.Tests.Checkpoints;
 /// fp32, fp16 and bf16 files load straight into bf16: every weight equals the file's value rounded once to bf16
 /// (no detour that would round twice), the VAE included (bf16 needs no force_upcast).
 /// </summary>
+[Trait("Category", "parity")]
 public sealed class Bf16LoadingTests : TempDirectoryTest
 {
     /// <summary>The tiny single file rewritten with every float tensor in <paramref name="dtype"/>.</summary>

@@ -39,6 +39,7 @@ public class BadInputExitCodeTests : TempDirectoryTest
         var r = CliRunner.Run("fuse", "--model", Sgm, "--lora", path, "--out", TempPath("out.safetensors"), "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Err}");
         Assert.DoesNotContain("internal error", r.Err);
+        Assert.Contains("rank0.safetensors", r.Err);
     }
 
     [Fact]
@@ -89,7 +90,7 @@ public class BadInputExitCodeTests : TempDirectoryTest
         Assert.Contains("a.safetensors", loop.Err);
 
         Directory.CreateDirectory(TempPath("dir.safetensors"));
-        var folder = CliRunner.Run("inspect", TempPath("dir.safetensors"), "--model", Sgm);
+        var folder = CliRunner.Run("inspect", TempPath("dir.safetensors"), "--model", Sgm, "--config", Fixtures.TinyConfigDir);
         Assert.NotEqual(1, folder.ExitCode);
 
         if (!File.Exists("/dev/full")) return;

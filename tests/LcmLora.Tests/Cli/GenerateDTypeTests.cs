@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.Cli;
 
 /// <summary><c>generate --dtype</c>: the default follows the hardware, the choice is printed and in the JSON summary with the stage timings.</summary>
+[Trait("Category", "cli")]
 public class GenerateDTypeTests : TempDirectoryTest
 {
     private CliRunner.Result Generate(params string[] extra) => CliRunner.Run(

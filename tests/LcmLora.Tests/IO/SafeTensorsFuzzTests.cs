@@ -5,7 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.IO;
 
 /// <summary>Seeded mutation fuzzing: every mutated file is either read correctly or rejected with the typed exception.</summary>
-[Trait("Category", "unit")]
+[Trait("Category", "slow")]
 public class SafeTensorsFuzzTests : TempDirectoryTest
 {
     [Theory]

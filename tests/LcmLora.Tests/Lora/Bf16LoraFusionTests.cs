@@ -10,6 +10,7 @@ namespace LcmLora.Tests.Lora;
 /// LoRA on a bf16 pipeline: each fused weight is the fp32 value of the bf16 weight plus the fp32 delta, rounded once
 /// to bf16; unfusing restores the loaded bf16 values bit for bit (re-read from the fp16 file and converted as at load).
 /// </summary>
+[Trait("Category", "parity")]
 public sealed class Bf16LoraFusionTests : TempDirectoryTest
 {
     [Fact]
@@ -23,23 +24,23 @@ public sealed class Bf16LoraFusionTests : TempDirectoryTest
             p.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
             p.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.8);
         }
-        var loaded32 = UnfuseFromHalfCheckpointTests.Snapshot(fp32);
-        var loaded16 = UnfuseFromHalfCheckpointTests.Snapshot(bf16);
+        using var loaded32 = WeightSnapshot.Of(fp32.Models, c => c != "vae");
+        using var loaded16 = WeightSnapshot.Of(bf16.Models, c => c != "vae");
         fp32.Loras.Fuse();
         bf16.Loras.Fuse();
-        var fused32 = UnfuseFromHalfCheckpointTests.Snapshot(fp32);
-        var fused16 = UnfuseFromHalfCheckpointTests.Snapshot(bf16);
+        using var fused32 = WeightSnapshot.Of(fp32.Models, c => c != "vae");
+        using var fused16 = WeightSnapshot.Of(bf16.Models, c => c != "vae");
 
         var changed = 0;
-        foreach (var (key, before) in loaded16)
+        foreach (var (key, before) in loaded16.Weights)
         {
             using var scope = torch.NewDisposeScope();
             // The fp32 pipeline's delta (fused - loaded, both fp32) added to the fp32 value of the bf16 weight.
-            var delta = fused32[key] - loaded32[key];
+            var delta = fused32.Weights[key] - loaded32.Weights[key];
             if (delta.abs().max().item<float>() == 0) continue;
             changed++;
             var expected = before.to(torch.ScalarType.Float32) + delta;
-            var ours = fused16[key].to(torch.ScalarType.Float32);
+            var ours = fused16.Weights[key].to(torch.ScalarType.Float32);
             // One rounding to bf16: within a bf16 ulp of the sum, plus a few fp32 ulps of the operands (the fp32 pipeline
             // rounded each adapter's addition in fp32, so its delta differs from ours by that much where the sum cancels).
             var ulp = expected.abs() * Math.Pow(2, -7) + (before.to(torch.ScalarType.Float32).abs() + delta.abs()) * Math.Pow(2, -20);
@@ -51,7 +52,7 @@ public sealed class Bf16LoraFusionTests : TempDirectoryTest
         Assert.True(changed > 10, $"only {changed} weights changed by the LoRAs");
 
         bf16.Loras.Unfuse();
-        var restored = UnfuseFromHalfCheckpointTests.Snapshot(bf16);
-        foreach (var (key, value) in loaded16) TensorAssert.Identical(value, restored[key], key);
+        using var restored = WeightSnapshot.Of(bf16.Models, c => c != "vae");
+        foreach (var (key, value) in loaded16.Weights) TensorAssert.Identical(value, restored.Weights[key], key);
     }
 }

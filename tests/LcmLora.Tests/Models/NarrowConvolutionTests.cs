@@ -9,6 +9,7 @@ namespace LcmLora.Tests.Models;
 /// bf16 rounding. libtorch 2.10's own CPU kernel is off by ~25% there on contiguous inputs (checked first, so the test
 /// shows when the workaround stops being needed).
 /// </summary>
+[Trait("Category", "unit")]
 public class NarrowConvolutionTests
 {
     private const double Bf16Rel = 1e-2; // relative L2 error of a bf16 conv: ~3e-3 measured

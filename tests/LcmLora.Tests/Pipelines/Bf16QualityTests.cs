@@ -12,6 +12,7 @@ namespace LcmLora.Tests.Pipelines;
 /// bf16 generation against the fp32 reference image of each <c>pipeline-lcm</c> case, beside diffusers' own bf16 run
 /// (<c>fixtures/precision</c>): our PSNR may be at most 3 dB below diffusers' figure for the same case.
 /// </summary>
+[Trait("Category", "parity")]
 public class Bf16QualityTests(ITestOutputHelper output)
 {
     private const double AllowedShortfallDb = 3.0;

@@ -5,6 +5,7 @@ using Xunit;
 namespace LcmLora.Tests.Runtime;
 
 /// <summary>The Auto precision rule and the CPUID decoding, with the hardware answers injected.</summary>
+[Trait("Category", "unit")]
 public class ComputePrecisionsTests
 {
     private static PrecisionChoice Choose(ComputePrecision p, DeviceType device, string? cpuFeature, bool? cudaBf16 = null) =>
