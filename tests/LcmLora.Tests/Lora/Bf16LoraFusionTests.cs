@@ -16,19 +16,20 @@ public sealed class Bf16LoraFusionTests : TempDirectoryTest
     public void FuseRoundsOnceAndUnfuseRestoresTheLoadedBf16WeightsBitForBit()
     {
         var half = Bf16LoadingTests.TinyFileIn(TempDir, torch.ScalarType.Float16);
-        using var fp32 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.Float32 });
-        using var bf16 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.BFloat16 });
+        using var fp32 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.Float32, ConfigDir = Fixtures.TinyConfigDir });
+        using var bf16 = SdxlPipeline.Load(half, new PipelineOptions { Precision = ComputePrecision.BFloat16, ConfigDir = Fixtures.TinyConfigDir });
         foreach (var p in new[] { fp32, bf16 })
         {
             p.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
             p.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.8);
         }
-        var loaded32 = UnfuseFromHalfCheckpointTests.Snapshot(fp32);
-        var loaded16 = UnfuseFromHalfCheckpointTests.Snapshot(bf16);
+        using var snapshot32 = WeightSnapshot.Of(fp32.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        using var snapshot16 = WeightSnapshot.Of(bf16.Models, UnfuseFromHalfCheckpointTests.NotVae);
         fp32.Loras.Fuse();
         bf16.Loras.Fuse();
-        var fused32 = UnfuseFromHalfCheckpointTests.Snapshot(fp32);
-        var fused16 = UnfuseFromHalfCheckpointTests.Snapshot(bf16);
+        using var fusedSnapshot32 = WeightSnapshot.Of(fp32.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        using var fusedSnapshot16 = WeightSnapshot.Of(bf16.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        var (loaded32, loaded16, fused32, fused16) = (snapshot32.Weights, snapshot16.Weights, fusedSnapshot32.Weights, fusedSnapshot16.Weights);
 
         var changed = 0;
         foreach (var (key, before) in loaded16)
@@ -51,7 +52,7 @@ public sealed class Bf16LoraFusionTests : TempDirectoryTest
         Assert.True(changed > 10, $"only {changed} weights changed by the LoRAs");
 
         bf16.Loras.Unfuse();
-        var restored = UnfuseFromHalfCheckpointTests.Snapshot(bf16);
-        foreach (var (key, value) in loaded16) TensorAssert.Identical(value, restored[key], key);
+        using var restored = WeightSnapshot.Of(bf16.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        snapshot16.AssertIdentical(restored);
     }
 }
