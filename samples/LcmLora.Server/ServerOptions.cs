@@ -26,8 +26,8 @@ public sealed class ServerOptions
     /// <summary>cpu or cuda.</summary>
     public string Device { get; set; } = "cpu";
 
-    /// <summary>fp32, fp16 or bf16.</summary>
-    public string DType { get; set; } = "fp32";
+    /// <summary>auto (bf16 where the hardware has it, else fp32), fp32, bf16 or fp16.</summary>
+    public string DType { get; set; } = "auto";
 
     /// <summary>CPU threads for libtorch; null: one per physical core.</summary>
     public int? Threads { get; set; }

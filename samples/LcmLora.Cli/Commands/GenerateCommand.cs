@@ -47,6 +47,7 @@ public static class GenerateCommand
         public Option<string?> Config { get; } = ConfigOption.Create();
         public Option<string?> Unet { get; } = new("--unet") { Description = "Replace the model's UNet: a diffusers unet/ folder or a single file (e.g. a full LCM UNet such as latent-consistency/lcm-sdxl, used with SDXL base's other parts)." };
         public ModelOptions Runtime { get; } = new();
+        public ImageGuidanceOptions ImageGuidance { get; } = new();
     }
 
     /// <summary>Creates the command.</summary>
@@ -66,6 +67,7 @@ public static class GenerateCommand
                      o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Force, o.Config, o.Unet })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
+        o.ImageGuidance.AddTo(cmd);
         cmd.SetAction((parse, ct) => Task.Run(() => Run(parse, o, ct), ct));
         return cmd;
     }
@@ -123,6 +125,9 @@ public static class GenerateCommand
             ReturnTensors = parse.GetValue(o.SaveTensor) is not null,
             Tiling = parse.GetValue(o.Tiling) switch { "on" => VaeTiling.On, "off" => VaeTiling.Off, _ => VaeTiling.Auto },
         };
+        // Inpainting and ControlNet options are checked (mask read, image counts) before the weights load too.
+        request = o.ImageGuidance.AddInpainting(parse, request);
+        o.ImageGuidance.CheckControlNets(parse);
         var files = OutputNames(parse.GetValue(o.Out)!, request.BatchSize);
         var force = parse.GetValue(o.Force);
         foreach (var f in files) OutputOptions.Check("--out", f, force);
@@ -147,6 +152,7 @@ public static class GenerateCommand
         ConfigureDecoders(pipeline, parse.GetValue(o.Vae), parse.GetValue(o.PreviewTaesd), previewDir, options);
         ct.ThrowIfCancellationRequested();
 
+        request = o.ImageGuidance.AddControlNets(parse, pipeline, request);
         using var result = Generate(pipeline, request, previewDir, quiet, loras, ct);
         foreach (var w in result.Warnings.Where(w => w != precision.Warning)) Console.Error.WriteLine($"lcmlora: warning: {w}");
         for (var i = 0; i < files.Count; i++)
@@ -171,6 +177,10 @@ public static class GenerateCommand
             // The user chose the LoRAs and their weights: NaN or infinite pixels from them are bad input, not a bug.
             throw new LcmLoraInputException($"--lora {LoraOptions.Describe(loras)}: the image holds NaN or infinite values. " +
                 "A weight this large (or a broken LoRA) overflows the model; use weights between about -2 and 2.", e);
+        }
+        finally
+        {
+            foreach (var unit in request.ControlNets) unit.Model.Dispose();
         }
     }
 

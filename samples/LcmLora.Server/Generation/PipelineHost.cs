@@ -1,9 +1,9 @@
+using LcmLora.Runtime;
 using System.Globalization;
 using LcmLora.Checkpoints;
 using LcmLora.Models;
 using LcmLora.Pipelines;
 using LcmLora.Pipelines.Decoding;
-using LcmLora.Runtime;
 using LcmLora.Schedulers;
 using Microsoft.Extensions.Options;
 using TorchSharp;
@@ -26,9 +26,7 @@ public sealed class PipelineHost : IImageGenerator, IDisposable
         _log = log;
         var o = options.Value;
         var device = ParseDevice(o.Device);
-        var precision = o.DType is "auto" or "fp32" or "fp16" or "bf16"
-            ? ComputePrecisions.Parse(o.DType)
-            : throw new LcmLoraInputException($"Server:DType '{o.DType}': expected auto, fp32, fp16 or bf16.");
+        var precision = ComputePrecisions.Parse(o.DType); // auto by default: bf16 where the CPU/GPU has it, else fp32
         var modelPath = o.Model is null ? BuiltInModels.TinyRandomFolder() : HuggingFaceCache.Resolve(o.Model);
         if (o.Model is null) log.LogWarning("No --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
         _pipeline = SdxlPipeline.Load(modelPath, new PipelineOptions { Device = device, Precision = precision, Threads = o.Threads });
@@ -37,7 +35,7 @@ public sealed class PipelineHost : IImageGenerator, IDisposable
             var loras = AddLoras(o.Loras);
             if (o.Vae is not null) _pipeline.Decoder = LatentDecoders.Load(o.Vae, device);
             _pipeline.PreviewDecoder = PreviewDecoder(o, device);
-            Model = new ModelInfo("sdxl", o.Model ?? "built-in tiny model", _pipeline.Precision.Name, o.Device, _pipeline.NativeSize, _pipeline.SizeMultiple,
+            Model = new ModelInfo(_pipeline.Family.Name, o.Model ?? "built-in tiny model", _pipeline.Precision.Name, o.Device, _pipeline.NativeSize, _pipeline.SizeMultiple,
                 _pipeline.Decoder.Name, _pipeline.PreviewDecoder is not null, loras, SchedulerFactory.Names);
         }
         catch

@@ -22,10 +22,10 @@ public sealed class SdxlModels : IDisposable
     }
 
     /// <summary>The architecture.</summary>
-    public SdxlConfigs Configs { get; }
+    public SdxlConfigs Configs { get; private set; }
 
     /// <summary>The UNet.</summary>
-    public SdxlUNet Unet { get; }
+    public SdxlUNet Unet { get; private set; }
 
     /// <summary>CLIP ViT-L, or null when the model has none (SDXL refiner).</summary>
     public ClipTextModel? TextEncoder { get; }
@@ -53,6 +53,16 @@ public sealed class SdxlModels : IDisposable
             all[ModelComponent.Vae.Name()] = Vae;
             return all;
         }
+    }
+
+    /// <summary>Puts <paramref name="unet"/> in place of the UNet (e.g. a 9-channel inpainting UNet) and returns the old one, which the caller disposes.</summary>
+    internal SdxlUNet ReplaceUnet(SdxlUNet unet)
+    {
+        var old = Unet;
+        unet.eval();
+        Unet = unet;
+        Configs = Configs with { Unet = unet.Config };
+        return old;
     }
 
     /// <summary>Frees every module's native memory.</summary>

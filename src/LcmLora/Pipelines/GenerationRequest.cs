@@ -57,6 +57,23 @@ public sealed record GenerationRequest
     /// <summary>Image-to-image strength in (0, 1]: how much of the schedule runs (1 ignores the image's content).</summary>
     public double Strength { get; init; } = 0.8;
 
+    /// <summary>
+    /// Inpainting mask (needs <see cref="InitImage"/>): white is repainted, black kept; grey-scaled, binarized at 0.5 and
+    /// resized to the latent size, as diffusers. Works with a 4-channel UNet (latents blended each step) and with a
+    /// 9-channel inpainting UNet (mask and masked image as extra input channels).
+    /// </summary>
+    public RgbImage? MaskImage { get; init; }
+
+    /// <summary>Gaussian blur (sigma, in pixels) applied to <see cref="MaskImage"/> first; softens the <see cref="KeepUnmasked"/> seam.</summary>
+    public double MaskBlur { get; init; }
+
+    /// <summary>Inpainting: paste the init image's pixels back outside the mask after decoding (diffusers' apply_overlay).
+    /// Without it the whole image is the VAE decode, so unmasked pixels change slightly.</summary>
+    public bool KeepUnmasked { get; init; }
+
+    /// <summary>ControlNets guiding the UNet, each with its control image, scale and step range (empty: none).</summary>
+    public IReadOnlyList<ControlNetGuidance> ControlNets { get; init; } = [];
+
     /// <summary>CLIP skip: layers skipped from the penultimate one (null: the penultimate layer, SDXL's default).</summary>
     public int? ClipSkip { get; init; }
 
@@ -91,6 +108,16 @@ public sealed record GenerationRequest
         if (InitImage is not null && !(Strength > 0 && Strength <= 1))
             throw new InvalidRequestException(nameof(Strength), $"must be in (0, 1]; got {Format(Strength)}.");
         if (ClipSkip is < 0) throw new InvalidRequestException(nameof(ClipSkip), $"must be 0 or more; got {ClipSkip}.");
+        if (MaskImage is not null && InitImage is null) throw new InvalidRequestException(nameof(MaskImage), "needs an init image (the picture to inpaint).");
+        if (MaskImage is not null && Latents is not null)
+            throw new InvalidRequestException(nameof(Latents), "must be null with a mask image: inpainting makes its own initial latents.");
+        if (!double.IsFinite(MaskBlur) || MaskBlur < 0) throw new InvalidRequestException(nameof(MaskBlur), $"must be a finite number >= 0; got {Format(MaskBlur)}.");
+        foreach (var unit in ControlNets)
+        {
+            if (!double.IsFinite(unit.Scale)) throw new InvalidRequestException(nameof(ControlNets), $"scale must be a finite number; got {Format(unit.Scale)}.");
+            if (!(unit.GuidanceStart >= 0 && unit.GuidanceStart < unit.GuidanceEnd && unit.GuidanceEnd <= 1))
+                throw new InvalidRequestException(nameof(ControlNets), $"guidance start and end must satisfy 0 <= start < end <= 1; got {Format(unit.GuidanceStart)} and {Format(unit.GuidanceEnd)}.");
+        }
         CheckSize(nameof(Width), Width, sizeMultiple);
         CheckSize(nameof(Height), Height, sizeMultiple);
     }

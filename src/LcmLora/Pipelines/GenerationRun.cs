@@ -20,6 +20,8 @@ internal sealed class GenerationRun
     private readonly CancellationToken _ct;
     private readonly List<string> _warnings = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private ControlGuidanceRun? _control;
+    private InpaintingRun? _inpaint;
 
     public GenerationRun(SdxlPipeline pipeline, GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken ct)
     {
@@ -51,8 +53,10 @@ internal sealed class GenerationRun
         var run = _r.Timesteps is { } custom
             ? scheduler is LcmScheduler lcm ? lcm.SetCustomTimesteps(custom, strength)
                 : throw new LcmLoraInputException($"Custom timesteps need the LCM scheduler; the {scheduler.Name} scheduler takes a step count.")
-            : scheduler.SetTimesteps(_r.Steps, strength);
-        var latents = InitialLatents(run, width, height, generator);
+            : _r.MaskImage is null ? scheduler.SetTimesteps(_r.Steps, strength) : InpaintingRun.Plan(scheduler, _r.Steps, strength);
+        torch.Tensor latents;
+        if (_r.MaskImage is null) latents = InitialLatents(run, width, height, generator);
+        else (_inpaint, latents) = InpaintingRun.Start(_p, _r, run, width, height, generator, Guided);
         _ct.ThrowIfCancellationRequested();
 
         for (var i = 0; i < run.Timesteps.Count; i++)
@@ -72,6 +76,7 @@ internal sealed class GenerationRun
             throw new NonFiniteOutputException($"The decoded image holds NaN or infinite values ({_p.Decoder.Name}, dtype {DType}). " +
                 "Half-precision VAEs overflow: keep the VAE in float32 (force_upcast) or use an fp16-fixed VAE; a broken LoRA can also cause this.");
         var unit = ImageTensors.ToUnitRange(decoded);
+        if (_r.KeepUnmasked && _inpaint is not null) unit = _inpaint.PasteBack(unit);
         var images = ImageTensors.ToImages(unit);
         torch.Tensor? imageTensor = null, finalLatents = null;
         if (_r.ReturnTensors)
@@ -93,9 +98,13 @@ internal sealed class GenerationRun
         var multiple = _p.SizeMultiple;
         if (width % multiple != 0 || height % multiple != 0)
             throw new LcmLoraInputException($"Width and height must be positive multiples of {multiple} for this model; got {width}x{height}.");
+        if (_r.ControlNets.Count > 0 && !_p.Models.Unet.Config.HasAddedConditioning)
+            throw new LcmLoraInputException("ControlNets work with SDXL-family models only; this UNet has no text_time conditioning (SD 1.x).");
+        if (_r.MaskImage is null && _p.Models.Unet.Config.InChannels != _p.Models.Unet.Config.OutChannels)
+            throw new LcmLoraInputException($"This UNet takes {_p.Models.Unet.Config.InChannels} input channels (an inpainting UNet): give an init image and a mask image.");
         if (_r.Latents is { } l)
         {
-            long[] expected = [_r.BatchSize, _p.Models.Configs.Unet.InChannels, height / _p.Decoder.ScaleFactor, width / _p.Decoder.ScaleFactor];
+            long[] expected = [_r.BatchSize, _p.Models.Unet.Config.OutChannels, height / _p.Decoder.ScaleFactor, width / _p.Decoder.ScaleFactor];
             if (!l.shape.SequenceEqual(expected))
                 throw new LcmLoraInputException($"Initial latents must have shape [{string.Join(", ", expected)}] for {width}x{height}, batch {_r.BatchSize}; got [{string.Join(", ", l.shape)}].");
         }
@@ -128,6 +137,7 @@ internal sealed class GenerationRun
         var rows = embeds.shape[0];
         var timeIds = torch.tensor(new float[] { height, width, 0, 0, height, width }, device: Device).repeat(rows, 1);
         var conditioning = _p.Models.Unet.ConditioningEmbedding(pooled.to(DType), timeIds.to(DType));
+        if (_r.ControlNets.Count > 0) _control = new ControlGuidanceRun(_r.ControlNets, width, height, rows, pooled, timeIds, Device, DType);
         return (embeds.to(DType), conditioning);
     }
 
@@ -139,7 +149,7 @@ internal sealed class GenerationRun
     private torch.Tensor InitialLatents(ISchedulerRun run, int width, int height, torch.Generator generator)
     {
         var f = _p.Decoder.ScaleFactor;
-        long[] shape = [_r.BatchSize, _p.Models.Configs.Unet.InChannels, height / f, width / f];
+        long[] shape = [_r.BatchSize, _p.Models.Unet.Config.OutChannels, height / f, width / f];
         if (_r.InitImage is { } image)
         {
             if (!_p.Decoder.CanEncode) throw new LcmLoraInputException($"Image-to-image needs an encoder; the decoder {_p.Decoder.Name} has none.");
@@ -162,14 +172,16 @@ internal sealed class GenerationRun
         var input = Guided ? torch.cat([latents, latents]) : latents;
         input = run.ScaleModelInput(input, t).to(DType);
         using var timestep = torch.tensor(new[] { t }, device: Device);
-        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, timestepCond, _ct).to(torch.ScalarType.Float32);
+        var control = _control?.Residuals(index, run.Timesteps.Count, input, timestep, embeds);
+        if (_inpaint is not null) input = _inpaint.UNetInput(input, Guided);
+        var eps = _p.Models.Unet.Denoise(input, timestep, embeds, conditioning, timestepCond, _ct, control?.Down, control?.Mid).to(torch.ScalarType.Float32);
         if (Guided)
         {
             var halves = eps.chunk(2);
             eps = halves[0] + _r.GuidanceScale * (halves[1] - halves[0]);
         }
         var result = run.Step(eps, t, latents, generator);
-        var next = result.PrevSample.MoveToOuterDisposeScope();
+        var next = (_inpaint is null ? result.PrevSample : _inpaint.Blend(result.PrevSample, index, run)).MoveToOuterDisposeScope();
         if (_progress is not null)
         {
             RgbImage? preview = null;

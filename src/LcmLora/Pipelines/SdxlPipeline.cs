@@ -41,6 +41,7 @@ public sealed class SdxlPipeline : IDisposable
     /// <param name="scheduler">The default scheduler; null: LCM with SDXL's noise schedule.</param>
     public SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
     {
+        NativeRuntime.ConfigureLoadedTorch();
         Models = models;
         Tokenizer = tokenizer;
         Tokenizer2 = tokenizer2;
@@ -137,8 +138,37 @@ public sealed class SdxlPipeline : IDisposable
     /// </summary>
     public LoraAdapterSet Loras => _loras ??= LoraAdapterSet.FromModules(
         Models.Components.Where(kv => kv.Key != "vae").ToDictionary(kv => kv.Key, kv => kv.Value),
-        keepOriginals: _checkpoint is null,
-        reloadOriginal: _checkpoint is null ? null : ReloadOriginal);
+        keepOriginals: _checkpoint is null || _unetReplaced,
+        reloadOriginal: _checkpoint is null || _unetReplaced ? null : ReloadOriginal);
+
+    private bool _unetReplaced;
+
+    /// <summary>
+    /// Replaces the UNet with one loaded from a diffusers <c>unet/</c> folder (or a diffusers-layout file with its
+    /// config.json beside it), on this pipeline's device and dtype: e.g. a 9-channel SDXL inpainting UNet on a base
+    /// model. The old UNet is freed. Call before adding LoRAs.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">LoRA adapters were already added.</exception>
+    /// <exception cref="LcmLoraInputException">The UNet does not load, or its text conditioning does not fit this model's encoders.</exception>
+    public void LoadUnet(string path)
+    {
+        if (_loras is { Adapters.Count: > 0 }) throw new InvalidOperationException("Replace the UNet before adding LoRA adapters.");
+        var unet = ComponentCheckpoint.LoadUNet(path, Models.Device, Models.DType);
+        var old = Models.Configs.Unet;
+        if (unet.Config.CrossAttentionDim[^1] != old.CrossAttentionDim[^1] || unet.Config.ProjectionClassEmbeddingsInputDim != old.ProjectionClassEmbeddingsInputDim
+            || unet.Config.OutChannels != old.OutChannels)
+        {
+            unet.Dispose();
+            throw new LcmLoraInputException($"{path}: this UNet (cross_attention_dim {unet.Config.CrossAttentionDim[^1]}, projection_class_embeddings_input_dim " +
+                $"{unet.Config.ProjectionClassEmbeddingsInputDim}, out_channels {unet.Config.OutChannels}) does not fit the model's text encoders and VAE " +
+                $"({old.CrossAttentionDim[^1]}, {old.ProjectionClassEmbeddingsInputDim}, {old.OutChannels}).");
+        }
+        _loras?.Dispose();
+        _loras = null;
+        _reloadMaps.Remove("unet");
+        _unetReplaced = true;
+        Models.ReplaceUnet(unet).Dispose();
+    }
 
     private torch.Tensor ReloadOriginal(string component, string parameter)
     {

@@ -71,10 +71,17 @@ public static class NativeRuntime
             }
         }
         if (_failure is not null) return false;
-        // Once TorchSharp has loaded libtorch (the first call, from the module initializer, comes before that; the
-        // pipeline calls again before its first convolution).
-        if (!_torchConfigured) _torchConfigured = TorchSettings.TryDisableNnpack();
+        ConfigureLoadedTorch();
         return true;
+    }
+
+    /// <summary>
+    /// Applies <see cref="TorchSettings"/> once libtorch is loaded (a no-op before that, and after the first success).
+    /// The pipeline's constructor calls it: its models exist, so libtorch is loaded, and no convolution has run yet.
+    /// </summary>
+    internal static void ConfigureLoadedTorch()
+    {
+        if (!_torchConfigured) _torchConfigured = TorchSettings.TryDisableNnpack();
     }
 
     private static NativeRuntimeException? _failure;

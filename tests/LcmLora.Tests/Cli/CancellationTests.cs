@@ -44,7 +44,7 @@ public class CancellationTests : TempDirectoryTest
         using var cancel = new CancellationTokenSource();
         Assert.ThrowsAny<OperationCanceledException>(() => LcmLora.Lora.CheckpointLoraFusion.Fuse(Fixtures.Path("tiny-sdxl", model),
             [new LcmLora.Lora.LoraSpec(Fixtures.Path("lora", "lora_c.safetensors"))], TempPath(output), progress: new Cancelling(cancel, "write"),
-            cancellationToken: cancel.Token));
+            cancellationToken: cancel.Token, configDir: model.StartsWith("sgm", StringComparison.Ordinal) ? Fixtures.TinyConfigDir : null));
         Assert.Empty(Directory.GetFileSystemEntries(TempDir));
     }
 

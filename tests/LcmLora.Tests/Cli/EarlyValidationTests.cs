@@ -86,11 +86,11 @@ public class EarlyValidationTests : TempDirectoryTest
     {
         var input = Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors");
         var lora = Fixtures.Path("lora", "lora_a.safetensors");
-        var same = CliRunner.Run("fuse", "--model", input, "--lora", lora, "--out", input, "--force");
+        var same = CliRunner.Run("fuse", "--model", input, "--lora", lora, "--out", input, "--force", "--config", Fixtures.TinyConfigDir);
         Assert.Equal(2, same.ExitCode);
         Assert.Contains("overwrite the input", same.Err);
         Assert.DoesNotContain("fuse:", same.Err);
-        var folder = CliRunner.Run("fuse", "--model", input, "--lora", lora, "--out", TempDir, "--force");
+        var folder = CliRunner.Run("fuse", "--model", input, "--lora", lora, "--out", TempDir, "--force", "--config", Fixtures.TinyConfigDir);
         Assert.Equal(2, folder.ExitCode);
         Assert.Contains("is a folder", folder.Err);
         Assert.DoesNotContain("fuse:", folder.Err);

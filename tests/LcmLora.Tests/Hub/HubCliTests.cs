@@ -72,7 +72,7 @@ public class HubCliTests : HubTestBase
         using var env = HubEnvironment();
         var output = TempPath("fused.safetensors");
         var r = CliRunner.Run("fuse", "--model", "test-org/tiny-sdxl-single/tiny_sdxl_sgm.safetensors", "--lora", "test-org/lcm-lora:1.0",
-            "--lora", "test-org/style-lora:0.8", "--out", output, "--json");
+            "--lora", "test-org/style-lora:0.8", "--out", output, "--json", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var fused = SafeTensorsFile.Open(output);
         using var expected = SafeTensorsFile.Open(Fixtures.Path("lora", "fused_single_file", "changed_tensors.safetensors"));
@@ -83,7 +83,7 @@ public class HubCliTests : HubTestBase
     public void InspectTakesARepoIdAndReadsSnapshotCopiesToo()
     {
         using var env = HubEnvironment(symlinks: false); // HF_HUB_DISABLE_SYMLINKS: copies, as on Windows without the privilege
-        var r = CliRunner.Run("inspect", "test-org/tiny-sdxl-single", "--json");
+        var r = CliRunner.Run("inspect", "test-org/tiny-sdxl-single", "--json", "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var file = doc.RootElement.GetProperty("path").GetString()!;

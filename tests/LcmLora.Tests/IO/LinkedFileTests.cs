@@ -80,10 +80,11 @@ public class LinkedFileTests : TempDirectoryTest
         string model;
         if (singleFile) model = Link(kind, Sgm, "model.safetensors");
         else model = HubCache.AddFolder(TempPath("hub"), "acme/tiny-sdxl", Fixtures.Path("tiny-sdxl", "diffusers"));
-        using var checkpoint = SdxlCheckpoint.Open(model);
+        var configDir = singleFile ? Fixtures.TinyConfigDir : null; // the tiny model's open config fields (8-wide heads)
+        using var checkpoint = SdxlCheckpoint.Open(model, configDir: configDir);
         Assert.All(checkpoint.Inspect(), report => Assert.True(report.IsComplete, report.ToString()));
 
-        using var pipeline = SdxlPipeline.Load(model);
+        using var pipeline = SdxlPipeline.Load(model, new PipelineOptions { ConfigDir = configDir });
         var request = new GenerationRequest { Prompt = "a lighthouse on a cliff at sunset", Seed = 2024, Width = 48, Height = 32, ReturnTensors = true };
         using (var result = pipeline.Generate(request))
         using (var reference = SafeTensorsFile.Open(Fixtures.Path("pipeline-lcm", "seed_path", "data.safetensors")))
@@ -142,7 +143,7 @@ public class LinkedFileTests : TempDirectoryTest
         var loraB = Link(LinkKind.Relative, Fixtures.Path("lora", "lora_b.safetensors"), "b.safetensors");
         var loraA = Link(LinkKind.HubCache, Fixtures.Path("lora", "lora_a.safetensors"), "lora_a.safetensors");
         var output = TempPath("fused.safetensors");
-        var r = CliRunner.Run("fuse", "--model", model, "--lora", loraB + ":1.0", "--lora", loraA + ":0.8", "--out", output);
+        var r = CliRunner.Run("fuse", "--model", model, "--lora", loraB + ":1.0", "--lora", loraA + ":0.8", "--out", output, "--config", Fixtures.TinyConfigDir);
         Assert.True(r.ExitCode == 0, r.Err);
         using (var fused = SafeTensorsFile.Open(output))
         using (var expected = SafeTensorsFile.Open(Fixtures.Path("lora", "fused_single_file", "changed_tensors.safetensors")))

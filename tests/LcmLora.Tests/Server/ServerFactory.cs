@@ -23,7 +23,8 @@ public sealed class ServerFactory : WebApplicationFactory<LcmLora.Server.Program
 
     public ServerFactory(Dictionary<string, string?>? settings = null, StepGate? gate = null, ManualTime? time = null)
     {
-        _settings = new Dictionary<string, string?> { ["PreviewTaesd"] = Fixtures.Path("taesd", "diffusers") };
+        // fp32 explicitly: the server defaults to auto (bf16 on CPUs with AVX512_BF16), and these tests check the reported dtype
+        _settings = new Dictionary<string, string?> { ["PreviewTaesd"] = Fixtures.Path("taesd", "diffusers"), ["DType"] = "fp32" };
         foreach (var (k, v) in settings ?? []) _settings[k] = v;
         Gate = gate;
         Time = time;

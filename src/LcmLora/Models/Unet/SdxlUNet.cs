@@ -20,17 +20,11 @@ namespace LcmLora.Models.Unet;
 public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
-    private readonly Conv2d conv_in;
-    private readonly TimestepEmbedding time_embedding;
-    private readonly TimestepEmbedding? add_embedding;
-    private readonly ModuleList<UNetDownBlock> down_blocks;
-    private readonly UNetMidBlock? mid_block;
     private readonly ModuleList<UNetUpBlock> up_blocks;
     private readonly GroupNorm conv_norm_out;
     private readonly Conv2d conv_out;
 #pragma warning restore IDE1006
-    private readonly TimestepSinusoid _timeProj;
-    private readonly TimestepSinusoid? _addTimeProj;
+    private readonly UNetEncoder _encoder;
 
     /// <summary>Builds the UNet for <paramref name="config"/> (random weights; load real ones with the weight loader).</summary>
     /// <param name="config">The architecture; validated first.</param>
@@ -41,16 +35,9 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         config.Validate();
         Config = config;
         var c0 = config.BlockOutChannels[0];
-        conv_in = nn.Conv2d(config.InChannels, c0, config.ConvInKernel, stride: 1, padding: (config.ConvInKernel - 1) / 2, device: device, dtype: dtype);
-        _timeProj = new TimestepSinusoid(c0, config.FlipSinToCos, config.FreqShift);
-        time_embedding = new TimestepEmbedding(c0, config.TimeEmbedDim, device, dtype, config.TimeCondProjDim);
-        if (config.HasAddedConditioning)
-        {
-            _addTimeProj = new TimestepSinusoid(config.AdditionTimeEmbedDim!.Value, config.FlipSinToCos, config.FreqShift);
-            add_embedding = new TimestepEmbedding(config.ProjectionClassEmbeddingsInputDim!.Value, config.TimeEmbedDim, device, dtype);
-        }
-        down_blocks = nn.ModuleList(Enumerable.Range(0, config.Levels).Select(i => new UNetDownBlock(config, i, device, dtype)).ToArray());
-        if (config.MidBlockType is not null) mid_block = new UNetMidBlock(config, device, dtype);
+        // conv_in, time_embedding, add_embedding, down_blocks, mid_block: the half a ControlNet shares.
+        _encoder = new UNetEncoder(config, device, dtype);
+        _encoder.RegisterOn(this);
         up_blocks = nn.ModuleList(Enumerable.Range(0, config.Levels).Select(i => new UNetUpBlock(config, i, device, dtype)).ToArray());
         conv_norm_out = nn.GroupNorm(config.NormNumGroups, c0, config.NormEps, affine: true, device: device, dtype: dtype);
         conv_out = nn.Conv2d(c0, config.OutChannels, config.ConvOutKernel, stride: 1, padding: (config.ConvOutKernel - 1) / 2, device: device, dtype: dtype);
@@ -98,25 +85,7 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <param name="textEmbeds">Pooled text embedding <c>[B, P]</c>.</param>
     /// <param name="timeIds">Micro-conditioning <c>[B, K]</c>; P + K * addition_time_embed_dim must equal
     /// projection_class_embeddings_input_dim.</param>
-    public Tensor ConditioningEmbedding(Tensor textEmbeds, Tensor timeIds)
-    {
-        if (add_embedding is null || _addTimeProj is null)
-            throw new LcmLoraInputException("This UNet has no added conditioning (addition_embed_type null, as SD 1.x): it takes no text_embeds or time_ids.");
-        if (textEmbeds.dim() != 2 || timeIds.dim() != 2 || textEmbeds.shape[0] != timeIds.shape[0])
-            throw new LcmLoraInputException(
-                $"text_embeds must be [B, P] and time_ids [B, K] with the same B; got [{Shape(textEmbeds)}] and [{Shape(timeIds)}].");
-        var width = textEmbeds.shape[1] + timeIds.shape[1] * Config.AdditionTimeEmbedDim;
-        if (width != Config.ProjectionClassEmbeddingsInputDim)
-            throw new LcmLoraInputException(
-                $"text_embeds width {textEmbeds.shape[1]} + {timeIds.shape[1]} time ids x {Config.AdditionTimeEmbedDim} = {width}, " +
-                $"but the UNet's add_embedding expects {Config.ProjectionClassEmbeddingsInputDim} (projection_class_embeddings_input_dim).");
-        using var scope = NewDisposeScope();
-        var batch = textEmbeds.shape[0];
-        var timeEmbeds = _addTimeProj.Encode(timeIds.flatten()).reshape(batch, -1);
-        var parameterType = conv_in.weight!.dtype;
-        var addEmbeds = cat(new[] { textEmbeds.to(parameterType), timeEmbeds.to(parameterType) }, -1);
-        return add_embedding.call(addEmbeds).MoveToOuterDisposeScope();
-    }
+    public Tensor ConditioningEmbedding(Tensor textEmbeds, Tensor timeIds) => _encoder.ConditioningEmbedding(textEmbeds, timeIds);
 
     /// <summary>
     /// One denoising step with a precomputed <see cref="ConditioningEmbedding"/>: the timestep embedding plus
@@ -131,46 +100,27 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// (<see cref="GuidanceEmbedding"/>), else null.</param>
     /// <param name="cancellationToken">Checked between blocks, so a long step stops within one block.</param>
     /// <returns>The model output <c>[B, out_channels, H, W]</c>.</returns>
+    /// <param name="downBlockAdditionalResiduals">Optional ControlNet residuals, one per skip connection (see
+    /// <see cref="ControlNet.SdxlControlNet"/>), added to the skips as diffusers' <c>down_block_additional_residuals</c>.</param>
+    /// <param name="midBlockAdditionalResidual">Optional ControlNet residual added to the mid block's output.</param>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     public Tensor Denoise(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor? timestepCond = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, IReadOnlyList<Tensor>? downBlockAdditionalResiduals = null, Tensor? midBlockAdditionalResidual = null)
     {
-        if (sample.dim() != 4 || sample.shape[1] != Config.InChannels)
-            throw new LcmLoraInputException($"sample must be [B, {Config.InChannels}, H, W]; got [{Shape(sample)}].");
-        var batch = sample.shape[0];
-        if (encoderHiddenStates.dim() != 3 || encoderHiddenStates.shape[0] != batch || encoderHiddenStates.shape[2] != Config.CrossAttentionDim[^1])
-            throw new LcmLoraInputException(
-                $"encoder_hidden_states must be [{batch}, S, {Config.CrossAttentionDim[^1]}]; got [{Shape(encoderHiddenStates)}].");
-        if (Config.HasAddedConditioning != conditioningEmbedding is not null)
-            throw new LcmLoraInputException(Config.HasAddedConditioning
-                ? "This UNet needs the conditioning embedding (from ConditioningEmbedding)."
-                : "This UNet has no added conditioning: pass no conditioning embedding.");
-        if (conditioningEmbedding is not null && (conditioningEmbedding.dim() != 2 || conditioningEmbedding.shape[0] != batch || conditioningEmbedding.shape[1] != Config.TimeEmbedDim))
-            throw new LcmLoraInputException(
-                $"conditioning embedding must be [{batch}, {Config.TimeEmbedDim}] (from ConditioningEmbedding); got [{Shape(conditioningEmbedding)}].");
-        if (timestepCond is not null && (timestepCond.dim() != 2 || timestepCond.shape[1] != Config.TimeCondProjDim || timestepCond.shape[0] is var rows && rows != batch && rows != 1))
-            throw new LcmLoraInputException(
-                $"timestep_cond must be [{batch}, {Config.TimeCondProjDim?.ToString() ?? "(none: this UNet has no time_cond_proj_dim)"}]; got [{Shape(timestepCond)}].");
-        if (timestep.numel() != 1 && (timestep.dim() != 1 || timestep.shape[0] != batch))
-            throw new LcmLoraInputException($"timestep must hold one value or {batch}; got [{Shape(timestep)}].");
+        _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding, timestepCond);
         using var scope = NewDisposeScope();
-        var t = timestep.reshape(-1).to(sample.device).expand(batch);
-        var cond = timestepCond is null ? null : timestepCond.to(sample.device).expand(batch, -1);
-        var emb = time_embedding.Forward(_timeProj.Encode(t).to(sample.dtype), cond);
-        if (conditioningEmbedding is not null) emb = emb + conditioningEmbedding;
-
-        var x = Config.CenterInputSample ? sample * 2 - 1 : sample;
-        x = conv_in.call(x);
-        var skips = new List<Tensor> { x };
-        foreach (var block in down_blocks)
+        var emb = _encoder.TimeEmbedding(sample, timestep, conditioningEmbedding, timestepCond);
+        var skips = _encoder.Down(_encoder.ConvIn(sample), emb, encoderHiddenStates, cancellationToken);
+        var x = skips[^1]; // the mid block takes the last state before any residual is added, as diffusers
+        if (downBlockAdditionalResiduals is not null)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var states = block.call(x, emb, encoderHiddenStates);
-            skips.AddRange(states);
-            x = states[^1];
+            if (downBlockAdditionalResiduals.Count != skips.Count)
+                throw new LcmLoraInputException($"down_block_additional_residuals must hold {skips.Count} tensors (one per skip connection); got {downBlockAdditionalResiduals.Count}.");
+            for (var i = 0; i < skips.Count; i++) skips[i] = skips[i] + downBlockAdditionalResiduals[i];
         }
         cancellationToken.ThrowIfCancellationRequested();
-        if (mid_block is not null) x = mid_block.call(x, emb, encoderHiddenStates);
+        x = _encoder.Mid(x, emb, encoderHiddenStates);
+        if (midBlockAdditionalResidual is not null) x = x + midBlockAdditionalResidual;
         foreach (var block in up_blocks)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -183,8 +133,6 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
         x = NarrowConvolution.Call(conv_out, nn.functional.silu(conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
     }
-
-    private static string Shape(Tensor t) => string.Join(", ", t.shape);
 
     /// <summary>
     /// diffusers' <c>get_guidance_scale_embedding(w, embedding_dim)</c> for full LCM UNets: w * 1000 times the
@@ -209,11 +157,7 @@ public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor,
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
-        {
-            _timeProj.Dispose();
-            _addTimeProj?.Dispose();
-        }
+        if (disposing) _encoder.Dispose();
         base.Dispose(disposing);
     }
 }

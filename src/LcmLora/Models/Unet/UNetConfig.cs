@@ -169,8 +169,12 @@ public sealed record UNetConfig
     /// </summary>
     public static UNetConfig FromJson(string configJsonPath) => FromJson(DiffusersConfigJson.Load(configJsonPath));
 
-    /// <summary>Reads a parsed config (a file, or fields merged from shapes, defaults and a user config).</summary>
-    internal static UNetConfig FromJson(DiffusersConfigJson j)
+    /// <summary>
+    /// Reads a parsed config (a file, or fields merged from shapes, defaults and a user config).
+    /// <paramref name="upBlockTypes"/> stands in for <c>up_block_types</c> in configs that have none (a ControlNet's
+    /// config describes only the encoder half).
+    /// </summary>
+    internal static UNetConfig FromJson(DiffusersConfigJson j, IReadOnlyList<string>? upBlockTypes = null)
     {
         var configJsonPath = j.File;
         RejectUnsupported(j);
@@ -199,7 +203,7 @@ public sealed record UNetConfig
             FreqShift = j.Double("freq_shift", 0),
             BlockOutChannels = blockOut,
             DownBlockTypes = j.StringList("down_block_types"),
-            UpBlockTypes = j.StringList("up_block_types"),
+            UpBlockTypes = upBlockTypes ?? j.StringList("up_block_types"),
             LayersPerBlock = layers,
             TransformerLayersPerBlock = transformerLayers,
             ReverseTransformerLayersPerBlock = reverse,

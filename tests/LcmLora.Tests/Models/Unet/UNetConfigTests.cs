@@ -43,7 +43,6 @@ public sealed class UNetConfigTests
 
     [Theory]
     [InlineData("class_embed_type", "\"timestep\"")]
-    [InlineData("time_cond_proj_dim", "256")]
     [InlineData("num_attention_heads", "[2, 4]")]
     [InlineData("addition_embed_type", "\"text\"")]
     [InlineData("encoder_hid_dim", "1024")]
