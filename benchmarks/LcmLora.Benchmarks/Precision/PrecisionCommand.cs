@@ -34,7 +34,7 @@ public static class PrecisionCommand
         var u = checkpoint.Configs.Unet;
         using var g = new torch.Generator(42);
         var text = torch.randn([1, 77, u.CrossAttentionDim[^1]], generator: g);
-        var pooled = torch.randn([1, (u.ProjectionClassEmbeddingsInputDim ?? 0) - 6 * (u.AdditionTimeEmbedDim ?? 0)], generator: g);
+        var pooled = torch.randn([1, (long)(u.ProjectionClassEmbeddingsInputDim ?? 0) - 6 * (u.AdditionTimeEmbedDim ?? 0)], generator: g);
         var latents = sizes.ToDictionary(s => s, s => torch.randn([1, u.InChannels, s / 8, s / 8], generator: g));
         var reference = new Dictionary<string, torch.Tensor>();
         foreach (var dtype in Both)

@@ -16,7 +16,7 @@ public sealed class Bf16LoadingTests : TempDirectoryTest
     internal static string TinyFileIn(string dir, torch.ScalarType dtype)
     {
         var path = Path.Combine(dir, $"tiny_{dtype}.safetensors");
-        using var source = SafeTensorsFile.Open(Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors"));
+        using var source = SafeTensorsFile.Open(Fixtures.TinySgm);
         using var scope = torch.NewDisposeScope();
         SafeTensorsWriter.Save(path, source.Tensors.ToDictionary(t => t.Name, t =>
         {
@@ -37,7 +37,7 @@ public sealed class Bf16LoadingTests : TempDirectoryTest
         using var models = checkpoint.Load(dtype: torch.ScalarType.BFloat16);
         Assert.Equal(torch.ScalarType.BFloat16, models.DType);
         var compared = 0;
-        foreach (var component in SdxlCheckpoint.ComponentNames)
+        foreach (var component in models.Components.Keys)
         {
             var state = models.Components[component].state_dict();
             var map = checkpoint.MapFor(component, state.Keys);

@@ -72,7 +72,7 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
     public void FullLcmPipelineUsesTheGuidanceEmbeddingAndNeverDoublesTheBatch(string family, string caseName, double guidance)
     {
         var baseModel = family == "sdxl" ? Fixtures.Path("tiny-sdxl", "diffusers") : Fixtures.Path("sd15", "diffusers");
-        using var pipeline = SdxlPipeline.Load(baseModel, new PipelineOptions { UNetPath = Fixtures.Path("lcm-full", family, "unet") });
+        using var pipeline = SdxlPipeline.Load(baseModel, new PipelineOptions { UNetPath = Fixtures.Path("lcm-full", family, "unet"), Precision = LcmLora.Runtime.ComputePrecision.Float32 });
         using var data = SafeTensorsFile.Open(Fixtures.Path("lcm-full", family, caseName, "data.safetensors"));
         var (prompt, seed, width) = family == "sdxl" ? ("a tiny red fox in the snow", 4321UL, 32) : ("a lighthouse on a cliff at sunset", 2468UL, 48);
         var calls = new List<long>();
@@ -155,8 +155,8 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
     private static Tensor PerItem(int count, Func<int, Tensor> run) => cat(Enumerable.Range(0, count).Select(run).ToArray(), 0);
 
     private static SdxlPipeline Sd15(bool singleFile) => singleFile
-        ? SdxlPipeline.Load(Fixtures.Path("sd15", "ldm", "tiny_sd15.safetensors"), new PipelineOptions { ConfigDir = Fixtures.Path("sd15", "diffusers") })
-        : SdxlPipeline.Load(Fixtures.Path("sd15", "diffusers"));
+        ? SdxlPipeline.Load(Fixtures.Path("sd15", "ldm", "tiny_sd15.safetensors"), new PipelineOptions { ConfigDir = Fixtures.Path("sd15", "diffusers"), Precision = LcmLora.Runtime.ComputePrecision.Float32 })
+        : SdxlPipeline.Load(Fixtures.Path("sd15", "diffusers"), new PipelineOptions { Precision = LcmLora.Runtime.ComputePrecision.Float32 });
 
     private void Compare(Tensor expected, Tensor actual, string what)
     {

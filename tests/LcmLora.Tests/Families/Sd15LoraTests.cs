@@ -32,8 +32,8 @@ public sealed class Sd15LoraTests : TempDirectoryTest
     public void FusedWeightsAndOutputsMatchAndUnfuseRestores(string caseName, string[] files, double[] weights, bool singleFile)
     {
         using var pipeline = singleFile
-            ? SdxlPipeline.Load(Fixtures.Path("sd15", "ldm", "tiny_sd15.safetensors"), new PipelineOptions { ConfigDir = Fixtures.Path("sd15", "diffusers") })
-            : SdxlPipeline.Load(Fixtures.Path("sd15", "diffusers"));
+            ? SdxlPipeline.Load(Fixtures.Path("sd15", "ldm", "tiny_sd15.safetensors"), new PipelineOptions { ConfigDir = Fixtures.Path("sd15", "diffusers"), Precision = LcmLora.Runtime.ComputePrecision.Float32 })
+            : SdxlPipeline.Load(Fixtures.Path("sd15", "diffusers"), new PipelineOptions { Precision = LcmLora.Runtime.ComputePrecision.Float32 });
         var before = Snapshot(pipeline);
         for (var i = 0; i < files.Length; i++)
         {

@@ -51,8 +51,8 @@ public class HubCliTests : HubTestBase
     public void GenerateFromARepoIdDownloadsOnceAndReproducesTheReferenceImage()
     {
         using var env = HubEnvironment(); // snapshot entries are relative symlinks into blobs/, as huggingface_hub makes them
-        string[] args = ["generate", "--model", Tiny, "--lora", "test-org/lcm-lora:0.0", "--seed", "2024", "--prompt", "a lighthouse on a cliff at sunset",
-            "--dtype", "fp32", "--width", "48", "--height", "32", "--save-tensor", TempPath("x.safetensors"), "--out", TempPath("x.png"), "--force"];
+        string[] args = ["generate", "--model", Tiny, "--lora", "test-org/lcm-lora:0.0", "--seed", "2024", "--dtype", "fp32", "--prompt", "a lighthouse on a cliff at sunset",
+            "--width", "48", "--height", "32", "--save-tensor", TempPath("x.safetensors"), "--out", TempPath("x.png"), "--force"];
         var r = CliRunner.Run(args);
         Assert.True(r.ExitCode == 0, r.Err);
         Assert.Contains("pytorch_lora_weights.safetensors (weight 0)", r.Err);
@@ -61,7 +61,7 @@ public class HubCliTests : HubTestBase
             TensorAssert.CloseAbs(reference.Read("image"), ours.Read("image"), 1e-3);
         var fetched = Server.Log.Count(l => l.Method == "GET" && l.ToCdn);
 
-        var again = CliRunner.Run(args);
+        var again = CliRunner.Run([.. args, "--force"]);
         Assert.True(again.ExitCode == 0, again.Err);
         Assert.Equal(fetched, Server.Log.Count(l => l.Method == "GET" && l.ToCdn));
     }

@@ -84,7 +84,7 @@ public class LinkedFileTests : TempDirectoryTest
         using var checkpoint = SdxlCheckpoint.Open(model, configDir: configDir);
         Assert.All(checkpoint.Inspect(), report => Assert.True(report.IsComplete, report.ToString()));
 
-        using var pipeline = SdxlPipeline.Load(model, new PipelineOptions { ConfigDir = configDir });
+        using var pipeline = SdxlPipeline.Load(model, new PipelineOptions { ConfigDir = configDir, Precision = LcmLora.Runtime.ComputePrecision.Float32 });
         var request = new GenerationRequest { Prompt = "a lighthouse on a cliff at sunset", Seed = 2024, Width = 48, Height = 32, ReturnTensors = true };
         using (var result = pipeline.Generate(request))
         using (var reference = SafeTensorsFile.Open(Fixtures.Path("pipeline-lcm", "seed_path", "data.safetensors")))
@@ -164,7 +164,7 @@ public class LinkedFileTests : TempDirectoryTest
         try
         {
             Environment.SetEnvironmentVariable("HF_HUB_CACHE", hub);
-            var r = CliRunner.Run("generate", "--model", "acme/tiny-sdxl", "--seed", "2024", "--prompt", "a lighthouse on a cliff at sunset",
+            var r = CliRunner.Run("generate", "--model", "acme/tiny-sdxl", "--seed", "2024", "--dtype", "fp32", "--prompt", "a lighthouse on a cliff at sunset",
                 "--width", "48", "--height", "32", "--save-tensor", TempPath("x.safetensors"), "--out", TempPath("x.png"), "--quiet");
             Assert.True(r.ExitCode == 0, r.Err);
             using (var ours = SafeTensorsFile.Open(TempPath("x.safetensors")))

@@ -24,23 +24,24 @@ public sealed class Bf16LoraFusionTests : TempDirectoryTest
             p.Loras.Add("lcm", Fixtures.Path("lora", "lora_b.safetensors"));
             p.Loras.Add("style", Fixtures.Path("lora", "lora_a.safetensors"), 0.8);
         }
-        using var loaded32 = WeightSnapshot.Of(fp32.Models, c => c != "vae");
-        using var loaded16 = WeightSnapshot.Of(bf16.Models, c => c != "vae");
+        using var snapshot32 = WeightSnapshot.Of(fp32.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        using var snapshot16 = WeightSnapshot.Of(bf16.Models, UnfuseFromHalfCheckpointTests.NotVae);
         fp32.Loras.Fuse();
         bf16.Loras.Fuse();
-        using var fused32 = WeightSnapshot.Of(fp32.Models, c => c != "vae");
-        using var fused16 = WeightSnapshot.Of(bf16.Models, c => c != "vae");
+        using var fusedSnapshot32 = WeightSnapshot.Of(fp32.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        using var fusedSnapshot16 = WeightSnapshot.Of(bf16.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        var (loaded32, loaded16, fused32, fused16) = (snapshot32.Weights, snapshot16.Weights, fusedSnapshot32.Weights, fusedSnapshot16.Weights);
 
         var changed = 0;
-        foreach (var (key, before) in loaded16.Weights)
+        foreach (var (key, before) in loaded16)
         {
             using var scope = torch.NewDisposeScope();
             // The fp32 pipeline's delta (fused - loaded, both fp32) added to the fp32 value of the bf16 weight.
-            var delta = fused32.Weights[key] - loaded32.Weights[key];
+            var delta = fused32[key] - loaded32[key];
             if (delta.abs().max().item<float>() == 0) continue;
             changed++;
             var expected = before.to(torch.ScalarType.Float32) + delta;
-            var ours = fused16.Weights[key].to(torch.ScalarType.Float32);
+            var ours = fused16[key].to(torch.ScalarType.Float32);
             // One rounding to bf16: within a bf16 ulp of the sum, plus a few fp32 ulps of the operands (the fp32 pipeline
             // rounded each adapter's addition in fp32, so its delta differs from ours by that much where the sum cancels).
             var ulp = expected.abs() * Math.Pow(2, -7) + (before.to(torch.ScalarType.Float32).abs() + delta.abs()) * Math.Pow(2, -20);
@@ -52,7 +53,7 @@ public sealed class Bf16LoraFusionTests : TempDirectoryTest
         Assert.True(changed > 10, $"only {changed} weights changed by the LoRAs");
 
         bf16.Loras.Unfuse();
-        using var restored = WeightSnapshot.Of(bf16.Models, c => c != "vae");
-        foreach (var (key, value) in loaded16.Weights) TensorAssert.Identical(value, restored.Weights[key], key);
+        using var restored = WeightSnapshot.Of(bf16.Models, UnfuseFromHalfCheckpointTests.NotVae);
+        snapshot16.AssertIdentical(restored);
     }
 }
