@@ -28,6 +28,7 @@ public static class GenerateCommand
         public Option<int?> Width { get; } = new("--width") { Description = "Width in pixels (default: the model's native size)." };
         public Option<int?> Height { get; } = new("--height") { Description = "Height in pixels (default: the model's native size)." };
         public Option<int> Batch { get; } = new("--batch") { Description = "Images to generate.", DefaultValueFactory = _ => 1 };
+        public Option<string?> Timesteps { get; } = new("--timesteps") { Description = "Custom LCM timesteps, comma-separated and strictly descending in 0..999 (e.g. 999,499); replaces --steps." };
         public Option<string> Scheduler { get; } = new("--scheduler") { Description = "lcm (default) or euler.", DefaultValueFactory = _ => "lcm" };
         public Option<string?> Latents { get; } = new("--latents") { Description = "Initial latents: a .safetensors file with a 'latents' tensor [B,4,H/8,W/8]." };
         public Option<string?> InitImage { get; } = new("--init-image") { Description = "Image-to-image: the starting image (PNG, JPEG...)." };
@@ -63,7 +64,7 @@ public static class GenerateCommand
             "  lcmlora generate --model ./sdxl --vae ./taesdxl --preview-dir previews --prompt \"a cabin\"");
         o.Scheduler.AcceptOnlyFromAmong("lcm", "euler");
         o.Tiling.AcceptOnlyFromAmong("on", "off", "auto");
-        foreach (Option opt in new Option[] { o.Model, o.Variant, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch,
+        foreach (Option opt in new Option[] { o.Model, o.Variant, o.Tokenizer, o.Tokenizer2, o.Prompt, o.Negative, o.Steps, o.Guidance, o.Seed, o.Width, o.Height, o.Batch, o.Timesteps,
                      o.Scheduler, o.Latents, o.InitImage, o.Strength, o.Out, o.SaveTensor, o.Lora, o.Vae, o.PreviewDir, o.PreviewTaesd, o.Tiling, o.ClipSkip, o.Chunk, o.Json, o.Quiet, o.Force, o.Config, o.Unet })
             cmd.Add(opt);
         o.Runtime.AddTo(cmd);
@@ -82,7 +83,20 @@ public static class GenerateCommand
         [nameof(GenerationRequest.BatchSize)] = "--batch",
         [nameof(GenerationRequest.Strength)] = "--strength",
         [nameof(GenerationRequest.ClipSkip)] = "--clip-skip",
+        [nameof(GenerationRequest.Timesteps)] = "--timesteps",
     };
+
+    /// <summary>"999,499" to [999, 499]; the request checks order and range.</summary>
+    private static int[]? ParseTimesteps(string? text)
+    {
+        if (text is null) return null;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out values[i]))
+                throw new LcmLoraInputException($"--timesteps '{text}': '{parts[i]}' is not a whole number (expected e.g. 999,499).");
+        return values;
+    }
 
     private static int Run(ParseResult parse, Options o, CancellationToken ct)
     {
@@ -112,6 +126,7 @@ public static class GenerateCommand
             Prompt = parse.GetRequiredValue(o.Prompt),
             NegativePrompt = parse.GetValue(o.Negative),
             Steps = parse.GetValue(o.Steps),
+            Timesteps = ParseTimesteps(parse.GetValue(o.Timesteps)),
             GuidanceScale = parse.GetValue(o.Guidance),
             Seed = parse.GetValue(o.Seed),
             Width = parse.GetValue(o.Width),

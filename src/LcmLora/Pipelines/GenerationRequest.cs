@@ -102,6 +102,16 @@ public sealed record GenerationRequest
     public void Validate(int? sizeMultiple = null)
     {
         if (Steps < 1) throw new InvalidRequestException(nameof(Steps), $"must be at least 1; got {Steps}.");
+        if (Timesteps is { } custom)
+        {
+            if (custom.Count == 0) throw new InvalidRequestException(nameof(Timesteps), "must hold at least one timestep.");
+            for (var i = 0; i < custom.Count; i++)
+            {
+                if (custom[i] is < 0 or > 999) throw new InvalidRequestException(nameof(Timesteps), $"must be in 0..999; got {custom[i]}.");
+                if (i > 0 && custom[i] >= custom[i - 1])
+                    throw new InvalidRequestException(nameof(Timesteps), $"must be strictly descending; {custom[i]} follows {custom[i - 1]}.");
+            }
+        }
         if (BatchSize < 1) throw new InvalidRequestException(nameof(BatchSize), $"must be at least 1; got {BatchSize}.");
         if (!double.IsFinite(GuidanceScale) || GuidanceScale < 0)
             throw new InvalidRequestException(nameof(GuidanceScale), $"must be a finite number >= 0; got {Format(GuidanceScale)}.");

@@ -25,6 +25,9 @@ public class EarlyValidationTests : TempDirectoryTest
     [InlineData("--steps many", "--steps many: expected a whole number")]
     [InlineData("--steps 60", "--scheduler euler")]
     [InlineData("--preview-dir previews", "--preview-dir needs TAESD-XL")]
+    [InlineData("--timesteps 499,999", "--timesteps: must be strictly descending")]
+    [InlineData("--timesteps 1000", "--timesteps: must be in 0..999")]
+    [InlineData("--timesteps 999,x", "'x' is not a whole number")]
     public void InvalidOptionsFailBeforeLoadingAndNameTheOption(string args, string expected)
     {
         var r = Generate(args.Split(' '));

@@ -70,6 +70,16 @@ public class GenerateCommandTests : TempDirectoryTest
     }
 
     [Fact]
+    public void CustomTimestepsReplaceTheStepCount()
+    {
+        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--timesteps", "999,499", "--seed", "3",
+            "--prompt", "a cat", "--width", "32", "--height", "32", "--out", Out("t.png"), "--json", "--quiet");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal([999.0, 499.0], doc.RootElement.GetProperty("timesteps").EnumerateArray().Select(t => t.GetDouble()).ToArray());
+    }
+
+    [Fact]
     public void WithoutAModelTheBuiltInTinyModelDrawsABatch()
     {
         var r = CliRunner.Run("generate", "--prompt", "a cat", "--batch", "2", "--out", Out("cat.png"), "--seed", "7");
