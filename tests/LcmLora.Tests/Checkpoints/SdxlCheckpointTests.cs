@@ -42,12 +42,18 @@ public class SdxlCheckpointTests
     }
 
     [Fact]
-    public void HalfPrecisionLoadKeepsTheVaeInFloat32()
+    public void Float16LoadKeepsTheVaeInFloat32ButBFloat16HoldsItInBFloat16()
     {
+        // force_upcast (the SDXL VAE overflows in fp16) applies to fp16 only; bf16 has fp32's range, as in diffusers.
         using var ckpt = SdxlCheckpoint.Open(SingleFile, configDir: Fixtures.TinyConfigDir);
-        using var m = ckpt.Load(dtype: torch.ScalarType.BFloat16);
-        Assert.Equal(torch.ScalarType.BFloat16, m.Unet.parameters().First().dtype);
-        Assert.Equal(torch.ScalarType.Float32, m.Vae.parameters().First().dtype);
+        using (var half = ckpt.Load(dtype: torch.ScalarType.Float16))
+        {
+            Assert.Equal(torch.ScalarType.Float16, half.Unet.parameters().First().dtype);
+            Assert.Equal(torch.ScalarType.Float32, half.Vae.parameters().First().dtype);
+        }
+        using var bf16 = ckpt.Load(dtype: torch.ScalarType.BFloat16);
+        Assert.Equal(torch.ScalarType.BFloat16, bf16.Unet.parameters().First().dtype);
+        Assert.Equal(torch.ScalarType.BFloat16, bf16.Vae.parameters().First().dtype);
     }
 
     [Fact]
