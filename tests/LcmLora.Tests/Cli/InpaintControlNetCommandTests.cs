@@ -9,41 +9,42 @@ public class InpaintControlNetCommandTests : TempDirectoryTest
 {
     private string Out(string name) => Path.Combine(TempDir, name);
 
+    /// <summary>Runs generate with <paramref name="args"/> and compares its image with the fixture's within 1e-3.</summary>
+    private void ImageMatches(string reference, params string[] args)
+    {
+        var r = CliRunner.Run([.. args, "--save-tensor", Out("ours.safetensors"), "--out", Out("ours.png"), "--quiet"]);
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var ours = SafeTensorsFile.Open(Out("ours.safetensors"));
+        using var expected = SafeTensorsFile.Open(reference);
+        TensorAssert.CloseAbs(expected.Read("image"), ours.Read("image"), 1e-3);
+    }
+
     [Fact]
     public void InpaintingReproducesDiffusers()
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--seed", "11", "--prompt", "a red apple on a wooden table",
+        ImageMatches(Fixtures.Path("inpaint", "unet4_tiny_sdxl", "strength_0_75_seed_11", "data.safetensors"),
+            "generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--seed", "11", "--prompt", "a red apple on a wooden table",
             "--width", "32", "--height", "32", "--init-image", Fixtures.Path("inpaint", "init_image.png"), "--mask-image", Fixtures.Path("inpaint", "mask.png"),
-            "--strength", "0.75", "--save-tensor", Out("i.safetensors"), "--out", Out("i.png"), "--quiet");
-        Assert.True(r.ExitCode == 0, r.Err);
-        using var ours = SafeTensorsFile.Open(Out("i.safetensors"));
-        using var reference = SafeTensorsFile.Open(Fixtures.Path("inpaint", "unet4_tiny_sdxl", "strength_0_75_seed_11", "data.safetensors"));
-        TensorAssert.CloseAbs(reference.Read("image"), ours.Read("image"), 1e-3);
+            "--strength", "0.75");
     }
 
     [Fact]
     public void NineChannelInpaintingUNetThroughUnetReproducesDiffusers()
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--unet", Fixtures.Path("sdxl-variants", "inpaint", "diffusers", "unet"),
+        ImageMatches(Fixtures.Path("inpaint", "unet9_variant", "strength_1_0_seed_12", "data.safetensors"),
+            "generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--unet", Fixtures.Path("sdxl-variants", "inpaint", "diffusers", "unet"),
             "--seed", "12", "--prompt", "a red apple on a wooden table", "--width", "32", "--height", "32",
             "--init-image", Fixtures.Path("inpaint", "init_image.png"), "--mask-image", Fixtures.Path("inpaint", "mask.png"),
-            "--strength", "1.0", "--save-tensor", Out("n.safetensors"), "--out", Out("n.png"), "--quiet");
-        Assert.True(r.ExitCode == 0, r.Err);
-        using var ours = SafeTensorsFile.Open(Out("n.safetensors"));
-        using var reference = SafeTensorsFile.Open(Fixtures.Path("inpaint", "unet9_variant", "strength_1_0_seed_12", "data.safetensors"));
-        TensorAssert.CloseAbs(reference.Read("image"), ours.Read("image"), 1e-3);
+            "--strength", "1.0");
     }
 
     [Fact]
     public void ControlNetReproducesDiffusers()
     {
-        var r = CliRunner.Run("generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--seed", "77", "--prompt", "a house on a hill",
+        ImageMatches(Fixtures.Path("controlnet-sdxl", "scale_0_5", "data.safetensors"),
+            "generate", "--model", Fixtures.Path("tiny-sdxl", "diffusers"), "--dtype", "fp32", "--seed", "77", "--prompt", "a house on a hill",
             "--width", "32", "--height", "32", "--controlnet", Fixtures.Path("controlnet-sdxl", "controlnet") + ":0.5",
-            "--control-image", Fixtures.Path("controlnet-sdxl", "control_image.png"), "--save-tensor", Out("c.safetensors"), "--out", Out("c.png"), "--quiet");
-        Assert.True(r.ExitCode == 0, r.Err);
-        using var ours = SafeTensorsFile.Open(Out("c.safetensors"));
-        using var reference = SafeTensorsFile.Open(Fixtures.Path("controlnet-sdxl", "scale_0_5", "data.safetensors"));
-        TensorAssert.CloseAbs(reference.Read("image"), ours.Read("image"), 1e-3);
+            "--control-image", Fixtures.Path("controlnet-sdxl", "control_image.png"));
     }
 
     [Fact]
