@@ -103,7 +103,7 @@ public sealed class ImageGuidanceOptions
     /// <summary>Splits <c>PATH[:SCALE]</c>; the scale is the part after the last ':' when it is a number.</summary>
     public static (string Path, double Scale) ParseSpec(string value)
     {
-        var spec = LoraOptions.Parse(value);
+        var spec = LoraOptions.Parse(value, "--controlnet");
         return (spec.Path, spec.Weight);
     }
 }

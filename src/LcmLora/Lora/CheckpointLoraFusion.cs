@@ -4,11 +4,6 @@ using TorchSharp;
 
 namespace LcmLora.Lora;
 
-/// <summary>One LoRA to bake into a checkpoint.</summary>
-/// <param name="Path">The LoRA file.</param>
-/// <param name="Weight">Its adapter weight (1.0 for LCM-LoRA, e.g. 0.8 for a style).</param>
-public sealed record LoraSpec(string Path, double Weight = 1.0);
-
 /// <summary>What <see cref="CheckpointLoraFusion.Fuse"/> wrote.</summary>
 /// <param name="Output">The file or folder written.</param>
 /// <param name="ChangedTensors">Checkpoint keys whose values changed.</param>

@@ -7,7 +7,7 @@ namespace LcmLora.Models.ControlNet;
 /// read from the same config fields as a UNet's) plus the conditioning embedding that turns the control image into
 /// latent-sized features.
 /// </summary>
-public sealed record ControlNetConfig
+internal sealed record ControlNetConfig
 {
     /// <summary>Where the config came from (used in error messages).</summary>
     public string Source { get; init; } = nameof(ControlNetConfig);
