@@ -39,7 +39,7 @@ public sealed class SdxlPipeline : IDisposable
     /// <param name="tokenizer">Tokenizer of text encoder 1 (pads with &lt;|endoftext|&gt;).</param>
     /// <param name="tokenizer2">Tokenizer of text encoder 2 (pads with '!'); unused by SD 1.x.</param>
     /// <param name="scheduler">The default scheduler; null: LCM with SDXL's noise schedule.</param>
-    public SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
+    internal SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
     {
         NativeRuntime.ConfigureLoadedTorch();
         Models = models;
