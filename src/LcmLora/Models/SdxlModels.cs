@@ -6,7 +6,7 @@ using TorchSharp;
 namespace LcmLora.Models;
 
 /// <summary>The loaded modules of a model (SDXL, SDXL refiner or SD 1.x), in eval mode, on one device.</summary>
-public sealed class SdxlModels : IDisposable
+internal sealed class SdxlModels : IDisposable
 {
     /// <summary>Groups modules that were built and loaded elsewhere.</summary>
     internal SdxlModels(SdxlConfigs configs, SdxlUNet unet, ClipTextModel? textEncoder, ClipTextModel? textEncoder2, AutoencoderKL vae, torch.Device device, torch.ScalarType dtype)
