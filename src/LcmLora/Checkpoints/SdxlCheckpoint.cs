@@ -69,7 +69,7 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <summary>
     /// Opens a checkpoint. For a single file the configs are read from the tensor shapes, completed from
     /// <paramref name="configDir"/> (a diffusers folder or component folders with config.json files) or the family's
-    /// defaults; <paramref name="configs"/>, when given, is used as it is instead.
+    /// defaults.
     /// </summary>
     /// <param name="path">A <c>.safetensors</c> single file or a diffusers pipeline folder.</param>
     /// <param name="configDir">Configs for fields the shapes leave open (a non-standard file): a diffusers pipeline

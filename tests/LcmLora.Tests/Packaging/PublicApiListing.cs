@@ -37,15 +37,18 @@ internal static class PublicApiListing
 
     private static string TypeLine(Type type)
     {
-        var kind = type.IsEnum ? "enum" : type.IsInterface ? "interface" : type.IsValueType ? "struct"
-            : typeof(Delegate).IsAssignableFrom(type) ? "delegate" : "class";
-        var modifiers = type.IsInterface || type.IsEnum || type.IsValueType || kind == "delegate" ? ""
+        // Records are told by what the compiler generates for them (a clone method; for record structs, PrintMembers).
+        const BindingFlags Declared = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly;
+        var record = type.GetMethod("<Clone>$", Declared) is not null || (type.IsValueType && type.GetMethod("PrintMembers", Declared) is not null);
+        var kind = type.IsEnum ? "enum" : type.IsInterface ? "interface" : type.IsValueType ? (record ? "record struct" : "struct")
+            : typeof(Delegate).IsAssignableFrom(type) ? "delegate" : record ? "record" : "class";
+        var modifiers = type.IsInterface || type.IsEnum || type.IsValueType || kind == "delegate" ? (type.IsValueType && type.IsDefined(typeof(IsReadOnlyAttribute), false) ? "readonly " : "")
             : type.IsAbstract && type.IsSealed ? "static " : type.IsAbstract ? "abstract " : type.IsSealed ? "sealed " : "";
         var bases = new List<string>();
         if (type.IsEnum) bases.Add(TypeName(Enum.GetUnderlyingType(type)));
         else if (type.BaseType is { } b && b != typeof(object) && b != typeof(ValueType) && kind != "delegate") bases.Add(TypeName(b));
         if (!type.IsEnum && kind != "delegate")
-            bases.AddRange(type.GetInterfaces().Where(i => i.IsPublic || i.IsNestedPublic).Select(TypeName).Order(StringComparer.Ordinal));
+            bases.AddRange(type.GetInterfaces().Where(i => i.IsPublic || i.IsNestedPublic).Select(i => TypeName(i)).Order(StringComparer.Ordinal));
         if (kind == "delegate")
         {
             var invoke = type.GetMethod("Invoke")!;
@@ -117,7 +120,9 @@ internal static class PublicApiListing
             type = type.GetElementType()!;
         }
         var text = $"{prefix}{TypeName(type, new NullabilityInfoContext().Create(p))} {p.Name}";
-        return p.HasDefaultValue ? $"{text} = {Literal(p.DefaultValue)}" : text;
+        if (!p.HasDefaultValue) return text;
+        // A struct parameter's `= default` reads back as null.
+        return $"{text} = {(p.DefaultValue is null && type.IsValueType && Nullable.GetUnderlyingType(type) is null ? "default" : Literal(p.DefaultValue))}";
     }
 
     private static string Literal(object? value) => value switch
