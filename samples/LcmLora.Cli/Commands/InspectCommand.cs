@@ -3,6 +3,7 @@ using LcmLora.Checkpoints;
 using LcmLora.Cli.Output;
 using LcmLora.IO;
 using LcmLora.Lora;
+using LcmLora.Models;
 
 namespace LcmLora.Cli.Commands;
 
@@ -85,10 +86,11 @@ public static class InspectCommand
         {
             using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: ConfigDir);
             var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>();
-            foreach (var c in new[] { "unet", "text_encoder", "text_encoder_2" })
+            // The components a LoRA can adapt (UNet and text encoders), as this model has them.
+            foreach (var c in checkpoint.Configs.Components.Where(c => c != ModelComponent.Vae))
             {
-                using var meta = SdxlCheckpoint.Build(c, checkpoint.Configs, TorchSharp.torch.device("meta"));
-                shapes[c] = WeightMap.ShapesOf(meta);
+                using var meta = checkpoint.Configs.Build(c, TorchSharp.torch.device("meta"));
+                shapes[c.Name()] = WeightMap.ShapesOf(meta);
             }
             var layers = checkpoint.Configs.Unet.LayersPerBlock[0];
             try { match = LoraMatcher.Match(lora, new LoraNameMap(shapes, layers), LoraMatchMode.Lenient); }

@@ -1,5 +1,6 @@
 using LcmLora.Checkpoints;
 using LcmLora.IO;
+using LcmLora.Models;
 using TorchSharp;
 
 namespace LcmLora.Lora;
@@ -46,24 +47,16 @@ public static class CheckpointLoraFusion
     {
         if (loras.Count == 0) throw new LcmLoraInputException("Give at least one LoRA to fuse.");
         using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: configDir);
-        // The components LoRAs adapt that this checkpoint holds (UNet and text encoders; never the VAE).
-        var components = checkpoint.Components.Where(c => c != Models.ModelComponent.Vae).Select(Models.ModelComponents.Name).ToList();
         CheckOutput(checkpoint, outputPath);
         var modules = new Dictionary<string, torch.nn.Module>();
         try
         {
-            foreach (var c in components)
+            foreach (var c in Adapted(checkpoint))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                progress?.Report($"load {c}");
-                var source = checkpoint.SourceFor(c);
-                var module = SdxlCheckpoint.Build(c, checkpoint.Configs, torch.device("meta"));
-                modules[c] = module;
-                var names = WeightMap.ShapesOf(module).Keys.ToList();
-                var map = checkpoint.MapFor(c, names);
-                var stored = source.Info(map.Entries[names.First(n => n.EndsWith(".weight", StringComparison.Ordinal))].Key).DType.ToScalarType();
-                WeightLoader.Load(c, module, map, source, stored is torch.ScalarType.Float16 or torch.ScalarType.BFloat16 or torch.ScalarType.Float64 ? stored : torch.ScalarType.Float32,
-                    cancellationToken: cancellationToken);
+                progress?.Report($"load {c.Name()}");
+                // In the checkpoint's own dtype: unchanged tensors are copied byte for byte, fused ones cast back once.
+                modules[c.Name()] = checkpoint.LoadComponent(c, cancellationToken: cancellationToken);
             }
             using var set = LoraAdapterSet.FromModules(modules, keepOriginals: false);
             for (var i = 0; i < loras.Count; i++)
@@ -86,18 +79,21 @@ public static class CheckpointLoraFusion
         }
     }
 
-    private static Dictionary<string, torch.Tensor> Replacements(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string component)
+    /// <summary>The components LoRAs adapt that this checkpoint holds (UNet and text encoders; never the VAE).</summary>
+    private static IEnumerable<ModelComponent> Adapted(SdxlCheckpoint checkpoint) => checkpoint.Components.Where(c => c != ModelComponent.Vae);
+
+    private static Dictionary<string, torch.Tensor> Replacements(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, ModelComponent component)
     {
-        if (!set.FusedParameters.TryGetValue(component, out var changed) || changed.Count == 0) return [];
-        var parameters = modules[component].named_parameters().ToDictionary(p => p.name, p => (torch.Tensor)p.parameter, StringComparer.Ordinal);
+        if (!set.FusedParameters.TryGetValue(component.Name(), out var changed) || changed.Count == 0) return [];
+        var parameters = modules[component.Name()].named_parameters().ToDictionary(p => p.name, p => (torch.Tensor)p.parameter, StringComparer.Ordinal);
         return FusedCheckpointWriter.ToFileKeys(parameters, changed, checkpoint.MapFor(component, parameters.Keys));
     }
 
     private static List<string> WriteSingleFile(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output,
         SafeTensorDType? dtype, CancellationToken cancellationToken)
     {
-        var replacements = checkpoint.Components.Where(c => c != Models.ModelComponent.Vae).Select(Models.ModelComponents.Name).SelectMany(c => Replacements(checkpoint, modules, set, c)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        FusedCheckpointWriter.Write(checkpoint.SourceFor("unet").Files[0], replacements, output, dtype, cancellationToken);
+        var replacements = Adapted(checkpoint).SelectMany(c => Replacements(checkpoint, modules, set, c)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        FusedCheckpointWriter.Write(checkpoint.SourceFor(ModelComponent.Unet).Files[0], replacements, output, dtype, cancellationToken);
         return [.. replacements.Keys.Order(StringComparer.Ordinal)];
     }
 
@@ -147,7 +143,7 @@ public static class CheckpointLoraFusion
     }
 
     private static HashSet<string> LoadedFiles(SdxlCheckpoint checkpoint) =>
-        checkpoint.Components.Select(Models.ModelComponents.Name).SelectMany(c => checkpoint.SourceFor(c).Files.Select(f => Path.GetFullPath(f.FilePath))).ToHashSet(StringComparer.Ordinal);
+        checkpoint.Components.SelectMany(c => checkpoint.SourceFor(c).Files.Select(f => Path.GetFullPath(f.FilePath))).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
     /// Writes the fused folder as a hidden temporary sibling of <paramref name="output"/> and swaps it in at the end:
@@ -163,16 +159,16 @@ public static class CheckpointLoraFusion
         {
             CopyFolder(checkpoint.Path, temp, LoadedFiles(checkpoint), cancellationToken);
             var changed = new List<string>();
-            foreach (var c in checkpoint.Components.Select(Models.ModelComponents.Name))
+            foreach (var c in checkpoint.Components)
             {
-                var replacements = c != Models.ModelComponents.Name(Models.ModelComponent.Vae) ? Replacements(checkpoint, modules, set, c) : [];
+                var replacements = c != ModelComponent.Vae ? Replacements(checkpoint, modules, set, c) : [];
                 foreach (var file in checkpoint.SourceFor(c).Files)
                 {
                     var written = Path.Combine(temp, Path.GetRelativePath(checkpoint.Path, file.FilePath));
                     Directory.CreateDirectory(Path.GetDirectoryName(written)!);
                     var mine = replacements.Where(kv => file.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
                     FusedCheckpointWriter.Write(file, mine, written, dtype, cancellationToken);
-                    changed.AddRange(mine.Keys.Select(k => $"{c}/{k}"));
+                    changed.AddRange(mine.Keys.Select(k => $"{c.Name()}/{k}"));
                 }
             }
             cancellationToken.ThrowIfCancellationRequested();
