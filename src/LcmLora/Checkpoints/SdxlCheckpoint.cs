@@ -306,10 +306,15 @@ public sealed class SdxlCheckpoint : IDisposable
     {
         if (!_sources.ContainsKey(component)) throw new LcmLoraInputException($"{Path}: holds no {component.Name()}.");
         var module = Configs.Build(component, torch.device("meta"));
-        var loaded = LoadInto(component, module, dtype ?? StoredFloatType(component, WeightMap.ShapesOf(module).Keys), device ?? torch.CPU,
-            cancellationToken: cancellationToken);
-        loaded.eval();
-        return loaded;
+        torch.ScalarType type;
+        try { type = dtype ?? StoredFloatType(component, WeightMap.ShapesOf(module).Keys); }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+        LoadInto(component, module, type, device ?? torch.CPU, cancellationToken: cancellationToken).eval();
+        return module;
     }
 
     /// <summary>The float type the file stores a component's weights in (read from its first weight's header entry).</summary>
