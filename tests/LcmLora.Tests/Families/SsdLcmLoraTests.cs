@@ -170,13 +170,13 @@ internal static class LcmLoraTargets
     public static IEnumerable<(string Key, long[] Shape)> Keys(string form, string module, long[] weight, int rank)
     {
         long[] down = [rank, .. weight[1..]];
-        long[] up = weight.Length == 4 ? [weight[0], rank, 1, 1] : [weight[0], rank];
+        var up = weight.Length == 4 ? new long[] { weight[0], rank, 1, 1 } : new long[] { weight[0], rank };
         if (form == "kohya")
         {
             var key = "lora_unet_" + module.Replace('.', '_');
             yield return (key + ".lora_down.weight", down);
             yield return (key + ".lora_up.weight", up);
-            yield return (key + ".alpha", []);
+            yield return (key + ".alpha", Array.Empty<long>());
         }
         else
         {
