@@ -17,6 +17,19 @@ public class DiffusersFolderTests : TempDirectoryTest
     }
 
     [Fact]
+    public void AControlNetPipelineFolderOpensWithItsFourModelComponentsOnly()
+    {
+        // diffusers saves a ControlNet pipeline with a controlnet/ folder beside unet/ and vae/: it comes on its own
+        // (ComponentCheckpoint), so the model keeps its four components and its weight files map as before.
+        CopyTree(Fixtures.Path("tiny-sdxl", "diffusers"), TempDir);
+        CopyTree(Fixtures.Path("controlnet-sdxl", "controlnet"), Path.Combine(TempDir, ModelComponent.ControlNet.Name()));
+        Assert.NotNull(DiffusersFolder.Open(TempDir).ComponentDir(ModelComponent.ControlNet));
+        using var checkpoint = SdxlCheckpoint.Open(TempDir);
+        Assert.Equal(ModelComponents.All, checkpoint.Components);
+        Assert.All(checkpoint.Inspect(), r => Assert.True(r.IsComplete, r.Component));
+    }
+
+    [Fact]
     public void ResolvesShardsFromTheIndexAndPrefersTheRequestedVariant()
     {
         var unet = Directory.CreateDirectory(Path.Combine(TempDir, "unet")).FullName;
