@@ -301,7 +301,7 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <param name="device">Where to put the weights (default CPU).</param>
     /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
     /// <exception cref="CheckpointMappingException">The component does not map; nothing is loaded.</exception>
-    public torch.nn.Module LoadComponent(ModelComponent component, torch.ScalarType? dtype = null, torch.Device? device = null,
+    internal torch.nn.Module LoadComponent(ModelComponent component, torch.ScalarType? dtype = null, torch.Device? device = null,
         CancellationToken cancellationToken = default)
     {
         if (!_sources.ContainsKey(component)) throw new LcmLoraInputException($"{Path}: holds no {component.Name()}.");

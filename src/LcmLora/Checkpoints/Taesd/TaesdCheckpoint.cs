@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Checkpoints.Taesd;
 
 /// <summary>Loads TAESD (<see cref="AutoencoderTiny"/>): builds it for located files and fills it through the layout's key map.</summary>
-public static class TaesdCheckpoint
+internal static class TaesdCheckpoint
 {
     /// <summary>
     /// Loads a TAESD from <paramref name="path"/>: a diffusers <c>AutoencoderTiny</c> folder (<c>config.json</c> +
