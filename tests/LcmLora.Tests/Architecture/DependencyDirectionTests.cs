@@ -32,7 +32,7 @@ public class DependencyDirectionTests
     [InlineData("LcmLora.IO", "LcmLora.Pipelines")]
     public void NoTypeOfALowerLayerUsesAHigherOne(string lower, string higher)
     {
-        var uses = AllUses().Where(u => InNamespace(u.User, lower) && InNamespace(u.Used, higher))
+        var uses = AllUses.Value.Where(u => InNamespace(u.User, lower) && InNamespace(u.Used, higher))
             .Select(u => $"{u.Where} uses {u.Used.FullName}").Distinct().Order(StringComparer.Ordinal).ToList();
         Assert.True(uses.Count == 0, $"{lower} must not depend on {higher}:\n{string.Join("\n", uses.Take(20))}");
     }
@@ -43,7 +43,7 @@ public class DependencyDirectionTests
         bool Opens(MemberInfo m) => m is MethodBase { Name: "Open" } && (m.DeclaringType == typeof(SafeTensorsFile) || m.DeclaringType == typeof(CheckpointTensors));
         bool Loads(MemberInfo m) => m.DeclaringType == typeof(WeightLoader);
         var outside = new List<string>();
-        foreach (var (user, where, member) in AllBodyUses())
+        foreach (var (user, where, member) in AllBodyUses.Value)
         {
             var inCheckpoints = InNamespace(user, "LcmLora.Checkpoints");
             // Reading a LoRA file is the LoRA code's own file layout.
@@ -53,8 +53,8 @@ public class DependencyDirectionTests
         }
         Assert.True(outside.Count == 0, string.Join("\n", outside.Distinct()));
         // The check sees what it should: the loaders themselves do both.
-        Assert.Contains(AllBodyUses(), u => Outermost(u.User) == typeof(SdxlCheckpoint) && Loads(u.Member));
-        Assert.Contains(AllBodyUses(), u => Outermost(u.User) == typeof(LoraFile) && Opens(u.Member));
+        Assert.Contains(AllBodyUses.Value, u => Outermost(u.User) == typeof(SdxlCheckpoint) && Loads(u.Member));
+        Assert.Contains(AllBodyUses.Value, u => Outermost(u.User) == typeof(LoraFile) && Opens(u.Member));
     }
 
     /// <summary>
@@ -94,7 +94,9 @@ public class DependencyDirectionTests
     private sealed record Use(Type User, string Where, Type Used);
 
     /// <summary>Every library type each library type uses: in its base types, fields and signatures, and in its method bodies.</summary>
-    private static List<Use> AllUses()
+    private static readonly Lazy<List<Use>> AllUses = new(FindUses);
+
+    private static List<Use> FindUses()
     {
         var uses = new List<Use>();
         foreach (var type in Library.GetTypes())
@@ -121,8 +123,9 @@ public class DependencyDirectionTests
         return uses;
     }
 
-    private static IEnumerable<(Type User, string Where, MemberInfo Member)> AllBodyUses() =>
-        Library.GetTypes().SelectMany(t => Methods(t).SelectMany(m => BodyUses(m).Select(member => (t, $"{t.FullName}.{m.Name}", member))));
+    /// <summary>Every member each library type's method bodies use.</summary>
+    private static readonly Lazy<List<(Type User, string Where, MemberInfo Member)>> AllBodyUses = new(() =>
+        [.. Library.GetTypes().SelectMany(t => Methods(t).SelectMany(m => BodyUses(m).Select(member => (t, $"{t.FullName}.{m.Name}", member))))]);
 
     private const BindingFlags Declared = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
 
