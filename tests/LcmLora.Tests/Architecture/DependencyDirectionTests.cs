@@ -38,6 +38,16 @@ public class DependencyDirectionTests
     }
 
     [Fact]
+    public void TheScanSeesTheUsesThatExist()
+    {
+        // Signatures, bodies and generic arguments: a pipeline opens checkpoints, a checkpoint builds models into a
+        // Dictionary<ModelComponent, CheckpointTensors>.
+        Assert.Contains(AllUses.Value, u => u.User == typeof(LcmLora.Pipelines.SdxlPipeline) && u.Used == typeof(SdxlCheckpoint));
+        Assert.Contains(AllUses.Value, u => u.User == typeof(SdxlCheckpoint) && u.Used == typeof(LcmLora.Models.Unet.SdxlUNet));
+        Assert.Contains(AllUses.Value, u => u.User == typeof(SdxlCheckpoint) && u.Used == typeof(CheckpointTensors));
+    }
+
+    [Fact]
     public void OnlyCheckpointsIoAndLoraFilesOpenSafetensorsFilesAndOnlyCheckpointsLoadWeights()
     {
         bool Opens(MemberInfo m) => m is MethodBase { Name: "Open" } && (m.DeclaringType == typeof(SafeTensorsFile) || m.DeclaringType == typeof(CheckpointTensors));
