@@ -12,8 +12,8 @@ using LcmLora.Benchmarks.Weights;
 //   load-once [MODEL] [DTYPE]        load the checkpoint in this process (fp32, bf16, fp16); print time and peak RSS
 //   load-fresh [N] [MODEL] [DTYPE]   load-once in N fresh child processes, summarized
 //   precision-compare [SIZES]        fp32 against bf16 in one process: mm rates, UNet step per size, VAE decode 512, error
-//   generate-once DTYPE SIZE         load + one 4-step generation in this process: stage times, anonymous peak
-//   generate-fresh DTYPES SIZES      generate-once in a fresh child process per dtype and size
+//   generate-once DTYPE SIZE [MODE]  load + one 4-step generation in this process (MODE plain|inpaint|controlnet): stage times, anonymous peak
+//   generate-fresh DTYPES SIZES [MODES]  generate-once in a fresh child process per dtype, size and mode
 //   check-memory [MODEL] [STEPS] [B] [WARMUP]  RSS over STEPS UNet steps, verdict after WARMUP: PASS/FAIL
 //   lora-ab [N]                      plain vs LoRA-fused UNet step, alternated N times in one process
 //   breakdown unet|vae|text [B]      time every distinct op shape of a full-size pass in isolation

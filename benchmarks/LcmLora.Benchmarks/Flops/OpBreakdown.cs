@@ -6,11 +6,14 @@ using TorchSharp;
 namespace LcmLora.Benchmarks.Flops;
 
 /// <summary>
-/// <c>breakdown unet|vae|text [BATCH]</c>: replays every distinct op shape of a full-size forward pass in isolation
-/// (random operands, same shapes, same torch calls: conv2d, linear, scaled_dot_product_attention), times each and
-/// multiplies by how often it occurs. The sum is the time the matrix products alone need on this machine; each
+/// <c>breakdown unet|vae|text [BATCH] [DTYPES] [SIZE]</c>: replays every distinct op shape of a full-size forward pass in
+/// isolation (random operands, same shapes, same torch calls: conv2d, linear, scaled_dot_product_attention), times each
+/// and multiplies by how often it occurs. The sum is the time the matrix products alone need on this machine; each
 /// row's GFLOP/s against the sgemm rate shows which ops run far from the ceiling. Compare the sum with the
 /// benchmark's measured time: the difference is everything not counted (norms, activations, copies).
+/// DTYPES (default fp32) is one dtype or two ("fp32,bf16"): with two, every row is timed in both, one after the
+/// other in this process, and the second's time over the first's is printed per row and per op kind, which shows
+/// the ops without a fast kernel in the second dtype. SIZE is the image side (default 512; the latents are SIZE/8).
 /// </summary>
 public static class OpBreakdown
 {
@@ -19,50 +22,64 @@ public static class OpBreakdown
     {
         var what = args.Length > 1 ? args[1] : "unet";
         var batch = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
+        var dtypes = (args.Length > 3 ? args[3] : "fp32").Split(',').Select(LcmLora.Runtime.ComputePrecisions.Parse)
+            .Select(p => LcmLora.Runtime.ComputePrecisions.Choose(p).DType).ToArray();
+        var size = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : BenchSizes.Image;
         BenchModels.Init();
-        var ops = what switch
+        var work = what switch
         {
-            "unet" => WorkOps.Of(Work.UNetStep, BenchModels.Full, batch),
-            "vae" => WorkOps.Of(Work.VaeDecode, BenchModels.Full),
-            "text" => WorkOps.Of(Work.TextEncoders, BenchModels.Full),
+            "unet" => Work.UNetStep,
+            "vae" => Work.VaeDecode,
+            "text" => Work.TextEncoders,
             _ => throw new ArgumentException($"breakdown: unknown '{what}' (unet, vae, text)"),
         };
-        var sgemm = Time(new LinearOp("mm", 4096, 4096, 4096));
-        var sgemmRate = 2.0 * 4096 * 4096 * 4096 / sgemm / 1e9;
-        Console.WriteLine($"{what} (batch {batch}), {BenchModels.Threads} threads; sgemm 4096: {sgemmRate:0.0} GFLOP/s");
-        var rows = ops.GroupBy(o => o.ShapeKey).Select(g =>
-        {
-            var seconds = Time(g.First());
-            return (Key: g.Key, Kind: g.First().Kind, Count: g.Count(), Flops: g.Sum(o => o.Flops), Seconds: seconds * g.Count());
-        }).OrderByDescending(r => r.Seconds).ToList();
-        var total = rows.Sum(r => r.Seconds);
-        var totalFlops = rows.Sum(r => r.Flops);
-        Console.WriteLine($"{"op shape",-52} {"count",5} {"GFLOP",9} {"time s",8} {"share",6} {"GFLOP/s",8} {"of sgemm",8}");
+        var ops = WorkOps.Of(work, BenchModels.Full, batch, latent: size / 8);
+        var mm = new LinearOp("mm", 4096, 4096, 4096);
+        var rates = dtypes.Select(t => 2.0 * 4096 * 4096 * 4096 / Time(mm, t) / 1e9).ToArray();
+        var names = dtypes.Select(LcmLora.Runtime.ComputePrecisions.ShortName).ToArray();
+        Console.WriteLine($"{what} (batch {batch}, {size}x{size}), {BenchModels.Threads} threads; mm 4096: " +
+            string.Join(", ", names.Zip(rates, (n, r) => $"{n} {r:0.0} GFLOP/s")));
+        var rows = ops.GroupBy(o => o.ShapeKey).Select(g => (Key: g.Key, Kind: g.First().Kind, Count: g.Count(), Flops: g.Sum(o => o.Flops),
+            Seconds: dtypes.Select(t => Time(g.First(), t) * g.Count()).ToArray())).OrderByDescending(r => r.Seconds[^1]).ToList();
+        var header = $"{"op shape",-52} {"count",5} {"GFLOP",9}";
+        foreach (var n in names) header += $" {n + " s",9} {"GFLOP/s",8} {"of mm",6}";
+        if (dtypes.Length == 2) header += $" {names[1] + "/" + names[0],10}";
+        Console.WriteLine(header);
         foreach (var r in rows)
-            Console.WriteLine($"{r.Key,-52} {r.Count,5} {r.Flops / 1e9,9:0.0} {r.Seconds,8:0.000} {r.Seconds / total,6:0.0%} " +
-                $"{r.Flops / r.Seconds / 1e9,8:0.0} {r.Flops / r.Seconds / 1e9 / sgemmRate,8:0.00}");
+            Console.WriteLine(Row(r.Key, r.Count, r.Flops, r.Seconds, rates));
         foreach (var kind in Enum.GetValues<OpKind>())
         {
             var k = rows.Where(r => r.Kind == kind).ToList();
             if (k.Count == 0) continue;
-            Console.WriteLine($"{kind,-12}: {k.Sum(r => r.Seconds),8:0.000} s for {k.Sum(r => r.Flops) / 1e12:0.0000} TFLOP = {k.Sum(r => r.Flops) / k.Sum(r => r.Seconds) / 1e9:0.0} GFLOP/s");
+            Console.WriteLine(Row(kind.ToString(), k.Sum(r => r.Count), k.Sum(r => r.Flops),
+                [.. Enumerable.Range(0, dtypes.Length).Select(i => k.Sum(r => r.Seconds[i]))], rates));
         }
-        Console.WriteLine($"{"all counted",-12}: {total,8:0.000} s for {totalFlops / 1e12:0.0000} TFLOP = {totalFlops / total / 1e9:0.0} GFLOP/s; " +
-            $"sgemm floor {totalFlops / 1e9 / sgemmRate:0.000} s");
+        Console.WriteLine(Row("all counted", rows.Sum(r => r.Count), rows.Sum(r => r.Flops),
+            [.. Enumerable.Range(0, dtypes.Length).Select(i => rows.Sum(r => r.Seconds[i]))], rates));
         return 0;
     }
 
-    /// <summary>Seconds per call of one op (median of at least 3 timed calls after one untimed call).</summary>
-    public static double Time(FlopOp op)
+    private static string Row(string key, int count, double flops, double[] seconds, double[] rates)
+    {
+        var line = $"{key,-52} {count,5} {flops / 1e9,9:0.0}";
+        for (var i = 0; i < seconds.Length; i++)
+            line += $" {seconds[i],9:0.000} {flops / seconds[i] / 1e9,8:0.0} {flops / seconds[i] / 1e9 / rates[i],6:0.00}";
+        if (seconds.Length == 2) line += $" {seconds[1] / seconds[0],10:0.00}";
+        return line;
+    }
+
+    /// <summary>Seconds per call of one op in <paramref name="dtype"/> (default fp32; median of at least 3 timed calls
+    /// after one untimed call).</summary>
+    public static double Time(FlopOp op, torch.ScalarType dtype = torch.ScalarType.Float32)
     {
         using var _ = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         using var g = new torch.Generator(5);
         Action call = op switch
         {
-            ConvOp c => ConvCall(c, g),
-            LinearOp l => LinearCall(l, g),
-            AttentionOp a => AttentionCall(a, g),
+            ConvOp c => ConvCall(c, g, dtype),
+            LinearOp l => LinearCall(l, g, dtype),
+            AttentionOp a => AttentionCall(a, g, dtype),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
         call();
@@ -78,11 +95,11 @@ public static class OpBreakdown
         return times[times.Count / 2];
     }
 
-    private static Action ConvCall(ConvOp c, torch.Generator g)
+    private static Action ConvCall(ConvOp c, torch.Generator g, torch.ScalarType dtype)
     {
-        var x = torch.randn([c.Batch, c.InChannels, c.Height, c.Width], generator: g);
-        var w = torch.randn([c.OutChannels, c.InChannels, c.Kernel, c.Kernel], generator: g);
-        var b = torch.zeros(c.OutChannels);
+        var x = torch.randn([c.Batch, c.InChannels, c.Height, c.Width], generator: g).to(dtype);
+        var w = torch.randn([c.OutChannels, c.InChannels, c.Kernel, c.Kernel], generator: g).to(dtype);
+        var b = torch.zeros(c.OutChannels, dtype: dtype);
         long pad = c.Kernel / 2;
         return () =>
         {
@@ -90,22 +107,22 @@ public static class OpBreakdown
         };
     }
 
-    private static Action LinearCall(LinearOp l, torch.Generator g)
+    private static Action LinearCall(LinearOp l, torch.Generator g, torch.ScalarType dtype)
     {
-        var x = torch.randn([l.Tokens, l.In], generator: g);
-        var w = torch.randn([l.Out, l.In], generator: g);
-        var b = torch.zeros(l.Out);
+        var x = torch.randn([l.Tokens, l.In], generator: g).to(dtype);
+        var w = torch.randn([l.Out, l.In], generator: g).to(dtype);
+        var b = torch.zeros(l.Out, dtype: dtype);
         return () =>
         {
             using var y = torch.nn.functional.linear(x, w, b);
         };
     }
 
-    private static Action AttentionCall(AttentionOp a, torch.Generator g)
+    private static Action AttentionCall(AttentionOp a, torch.Generator g, torch.ScalarType dtype)
     {
-        var q = torch.randn([a.Batch, a.Heads, a.QueryTokens, a.HeadDim], generator: g);
-        var k = torch.randn([a.Batch, a.Heads, a.KeyTokens, a.HeadDim], generator: g);
-        var v = torch.randn([a.Batch, a.Heads, a.KeyTokens, a.HeadDim], generator: g);
+        var q = torch.randn([a.Batch, a.Heads, a.QueryTokens, a.HeadDim], generator: g).to(dtype);
+        var k = torch.randn([a.Batch, a.Heads, a.KeyTokens, a.HeadDim], generator: g).to(dtype);
+        var v = torch.randn([a.Batch, a.Heads, a.KeyTokens, a.HeadDim], generator: g).to(dtype);
         return () =>
         {
             using var y = torch.nn.functional.scaled_dot_product_attention(q, k, v);

@@ -58,11 +58,11 @@ public static class WorkOps
         return Of(work, model, batch, Param("Shape"));
     }
 
-    /// <summary>The ops of <paramref name="work"/> for a model ("tiny" or "sdxl-base"), batch and conv shape.</summary>
-    public static IReadOnlyList<FlopOp> Of(Work work, string model, int batch = 1, string? shape = null)
+    /// <summary>The ops of <paramref name="work"/> for a model ("tiny" or "sdxl-base"), batch, conv shape and latent side
+    /// (default <see cref="BenchSizes.Latent"/>, a 512x512 image).</summary>
+    public static IReadOnlyList<FlopOp> Of(Work work, string model, int batch = 1, string? shape = null, int latent = BenchSizes.Latent)
     {
         var configs = model == BenchModels.Tiny ? BuiltInModels.TinyConfigs() : SdxlConfigs.SdxlBase;
-        var latent = BenchSizes.Latent;
         return work switch
         {
             Work.UNetStep => FlopCounter.UNetStep(configs.Unet, batch, latent, latent),

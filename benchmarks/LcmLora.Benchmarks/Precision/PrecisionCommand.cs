@@ -17,8 +17,9 @@ namespace LcmLora.Benchmarks.Precision;
 /// <c>precision-compare [SIZES]</c>: the mm rate of both dtypes, then per dtype the UNet loaded alone (from the fp16
 /// file), one warm-up and timed steps at each size (3 at 512, 1 above), then the VAE decode at 512 (1 warm-up, 2 timed);
 /// bf16 outputs are compared with fp32 on the same inputs (cosine similarity, relative L2 error).
-/// <c>generate-once DTYPE SIZE</c>: <see cref="SdxlPipeline.Load"/> and one 4-step generation (no warm-up), with the
-/// stage times and the sampled anonymous peak. <c>generate-fresh DTYPES SIZES</c> runs it in a fresh process each.
+/// <c>generate-once DTYPE SIZE [MODE]</c>: <see cref="SdxlPipeline.Load"/> and one 4-step generation (no warm-up), with
+/// the stage times and the sampled anonymous peak; MODE is a <see cref="GenerationWorkload"/> (plain, inpaint,
+/// controlnet). <c>generate-fresh DTYPES SIZES [MODES]</c> runs it in a fresh process each.
 /// </summary>
 public static class PrecisionCommand
 {
@@ -70,9 +71,10 @@ public static class PrecisionCommand
     /// <summary>One load and generation in this process.</summary>
     public static int GenerateOnce(string[] args)
     {
-        if (args.Length < 3) throw new ArgumentException("generate-once DTYPE SIZE");
+        if (args.Length < 3) throw new ArgumentException("generate-once DTYPE SIZE [MODE]");
         var precision = ComputePrecisions.Parse(args[1]);
         var size = int.Parse(args[2], CultureInfo.InvariantCulture);
+        var mode = args.Length > 3 ? args[3] : "plain";
         BenchModels.Init();
         var path = BenchModels.PathOf(BenchModels.Full);
         using var sampler = new AnonPeakSampler();
@@ -80,10 +82,11 @@ public static class PrecisionCommand
         using var pipeline = SdxlPipeline.Load(path, new PipelineOptions { Precision = precision, Threads = BenchModels.Threads });
         var load = clock.Elapsed.TotalSeconds;
         var afterLoad = ProcStatus.Self().AnonBytes;
-        using var result = pipeline.Generate(new GenerationRequest { Prompt = BenchPipelines.Prompt, Seed = 42, Width = size, Height = size });
+        using var workload = GenerationWorkload.Create(mode, pipeline, size, BenchPipelines.Prompt);
+        using var result = pipeline.Generate(workload.Request);
         var t = result.Timings;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"GEN dtype={Name(result.DType)} size={size} load_s={load:0.00} generate_s={result.Elapsed.TotalSeconds:0.00} encode_s={t.Encode.TotalSeconds:0.00} " +
+            $"GEN dtype={Name(result.DType)} size={size} mode={mode} load_s={load:0.00} generate_s={result.Elapsed.TotalSeconds:0.00} encode_s={t.Encode.TotalSeconds:0.00} " +
             $"denoise_s={t.Denoise.TotalSeconds:0.00} decode_s={t.Decode.TotalSeconds:0.00} anon_after_load_gb={afterLoad / 1e9:0.00} peak_anon_gb={sampler.Peak / 1e9:0.00}"));
         return 0;
     }
@@ -93,17 +96,19 @@ public static class PrecisionCommand
     {
         var dtypes = args.Length > 1 ? args[1].Split(',') : ["fp32", "bf16"];
         var sizes = args.Length > 2 ? args[2].Split(',') : ["512", "1024"];
+        var modes = args.Length > 3 ? args[3].Split(',') : ["plain"];
         var dll = typeof(PrecisionCommand).Assembly.Location;
         foreach (var size in sizes)
             foreach (var dtype in dtypes)
+            foreach (var mode in modes)
             {
                 var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet") { RedirectStandardOutput = true };
                 if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet") start.ArgumentList.Add(dll);
-                foreach (var a in new[] { "generate-once", dtype, size }) start.ArgumentList.Add(a);
+                foreach (var a in new[] { "generate-once", dtype, size, mode }) start.ArgumentList.Add(a);
                 using var child = Process.Start(start)!;
                 var line = child.StandardOutput.ReadToEnd().Split('\n').FirstOrDefault(l => l.StartsWith("GEN ", StringComparison.Ordinal));
                 child.WaitForExit();
-                Console.WriteLine(line ?? $"generate-once {dtype} {size} failed (exit {child.ExitCode})");
+                Console.WriteLine(line ?? $"generate-once {dtype} {size} {mode} failed (exit {child.ExitCode})");
             }
         return 0;
     }

@@ -80,14 +80,21 @@ internal sealed class InpaintingRun
             imageLatents = decoder.Encode(image.to(device), generator).to(torch.ScalarType.Float32).repeat(r.BatchSize, 1, 1, 1);
         var noise = torch.randn(shape, generator: generator).to(device);
         var latents = fullStrength ? noise * run.InitNoiseSigma : run.AddNoise(imageLatents!, noise, run.Timesteps[0]);
-        // diffusers encodes the masked image for both UNet kinds (the 4-channel one ignores it): the draw must happen.
-        var masked = image * binary.lt(0.5);
-        var maskedLatents = decoder.Encode(masked.to(device), generator).to(torch.ScalarType.Float32).repeat(r.BatchSize, 1, 1, 1);
-        var latentMask = torch.nn.functional.interpolate(binary, [height / f, width / f], mode: torch.InterpolationMode.Nearest)
-            .repeat(r.BatchSize, 1, 1, 1).to(device);
+        // diffusers encodes the masked image for both UNet kinds. A 9-channel UNet takes the latents; the 4-channel one
+        // ignores them, but the posterior sample's draw still happens (every later draw follows it): only that is made.
+        var masked = (image * binary.lt(0.5)).to(device);
         torch.Tensor? extraLatents = null;
         if (extra)
+        {
+            var maskedLatents = decoder.Encode(masked, generator).to(torch.ScalarType.Float32).repeat(r.BatchSize, 1, 1, 1);
             extraLatents = guided ? torch.cat([maskedLatents, maskedLatents]) : maskedLatents;
+        }
+        else
+        {
+            decoder.SkipEncode(masked, generator);
+        }
+        var latentMask = torch.nn.functional.interpolate(binary, [height / f, width / f], mode: torch.InterpolationMode.Nearest)
+            .repeat(r.BatchSize, 1, 1, 1).to(device);
         var initUnit = ((image + 1) / 2).to(device);
         return (new InpaintingRun(imageLatents, noise, latentMask, extraLatents, soft.to(device), initUnit), latents);
     }

@@ -32,9 +32,13 @@ public static class DotnetCommand
     }
 
     /// <summary>Runs <c>dotnet args...</c> in <paramref name="workingDirectory"/>; kills the process tree after <paramref name="timeout"/>.</summary>
-    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] args)
+    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] args) =>
+        RunProgram(DotnetHost, workingDirectory, timeout, args);
+
+    /// <summary>Runs <paramref name="program"/> (an executable path, or <c>dotnet</c>) the same way.</summary>
+    public static Result RunProgram(string program, string workingDirectory, TimeSpan timeout, params string[] args)
     {
-        var psi = new ProcessStartInfo(DotnetHost)
+        var psi = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -55,7 +59,7 @@ public static class DotnetCommand
         var output = new StringBuilder();
         var outDone = new TaskCompletionSource();
         var errDone = new TaskCompletionSource();
-        var commandLine = "dotnet " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
+        var commandLine = (program == DotnetHost ? "dotnet" : program) + " " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
         var watch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = psi };
         process.OutputDataReceived += (_, e) => { if (e.Data is null) outDone.TrySetResult(); else lock (output) output.AppendLine(e.Data); };

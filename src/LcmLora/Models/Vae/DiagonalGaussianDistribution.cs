@@ -32,14 +32,20 @@ public sealed class DiagonalGaussianDistribution : IDisposable
     /// <summary>
     /// Draws mean + std * noise with noise ~ N(0, 1) of the latent shape drawn from <paramref name="generator"/>
     /// on the generator's device (then moved to the latents' device), as diffusers' <c>randn_tensor</c> does.
+    /// The noise is drawn in float32 and cast to the latents' dtype, so a seed gives the same draw at every precision
+    /// (torch's CPU <c>randn</c> draws another sequence when asked for bfloat16 directly).
     /// The result is unscaled: multiply by <see cref="VaeConfig.ScalingFactor"/> for diffusion latents.
     /// </summary>
     public Tensor Sample(Generator? generator = null)
     {
         using var scope = NewDisposeScope();
-        var noise = randn(Mean.shape, dtype: Mean.dtype, device: generator?.device ?? Mean.device, generator: generator).to(Mean.device);
+        var noise = Noise(Mean.shape, generator?.device ?? Mean.device, generator).to(Mean.dtype).to(Mean.device);
         return (Mean + Std * noise).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The draw <see cref="Sample"/> makes for latents of <paramref name="shape"/>: float32 N(0, 1) on <paramref name="device"/>.</summary>
+    internal static Tensor Noise(long[] shape, Device device, Generator? generator) =>
+        randn(shape, dtype: ScalarType.Float32, device: device, generator: generator);
 
     /// <summary>Frees the tensors.</summary>
     public void Dispose()

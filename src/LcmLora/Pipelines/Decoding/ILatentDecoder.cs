@@ -22,4 +22,14 @@ public interface ILatentDecoder
 
     /// <summary>Encodes float32 images in [-1, 1] to latents in the UNet's space, sampling the posterior with <paramref name="generator"/> where there is one.</summary>
     torch.Tensor Encode(torch.Tensor images, torch.Generator? generator);
+
+    /// <summary>
+    /// Advances <paramref name="generator"/> exactly as <see cref="Encode"/> of <paramref name="images"/> would, without
+    /// encoding. Inpainting with a 4-channel UNet encodes the masked image only because diffusers does (its posterior
+    /// sample is a draw that every later draw follows) and then ignores the latents; this skips a whole VAE encoder pass.
+    /// </summary>
+    internal void SkipEncode(torch.Tensor images, torch.Generator? generator)
+    {
+        using var latents = Encode(images, generator);
+    }
 }

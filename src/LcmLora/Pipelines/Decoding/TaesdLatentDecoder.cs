@@ -40,4 +40,9 @@ public sealed class TaesdLatentDecoder : ILatentDecoder
         using var scope = torch.NewDisposeScope();
         return (_taesd.Encode(images) * _taesd.Config.ScalingFactor).MoveToOuterDisposeScope();
     }
+
+    /// <summary>TAESD's encoder is deterministic: it draws nothing, so skipping it skips nothing.</summary>
+    void ILatentDecoder.SkipEncode(torch.Tensor images, torch.Generator? generator)
+    {
+    }
 }

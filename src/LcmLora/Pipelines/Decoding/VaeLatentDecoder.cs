@@ -70,6 +70,15 @@ public sealed class VaeLatentDecoder : ILatentDecoder
         return z.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Draws what <see cref="DiagonalGaussianDistribution.Sample"/> draws for these images' latents, and nothing else.</summary>
+    void ILatentDecoder.SkipEncode(torch.Tensor images, torch.Generator? generator)
+    {
+        if (generator is null) return;
+        var f = ScaleFactor;
+        using var noise = DiagonalGaussianDistribution.Noise([images.shape[0], _vae.Config.LatentChannels, images.shape[2] / f, images.shape[3] / f],
+            generator.device, generator);
+    }
+
     private static torch.Tensor Column(IReadOnlyList<double> values, torch.Tensor like) =>
         torch.tensor(values.Select(v => (float)v).ToArray(), dtype: like.dtype, device: like.device).reshape(1, -1, 1, 1);
 }
