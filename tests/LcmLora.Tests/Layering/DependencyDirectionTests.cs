@@ -8,7 +8,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Xunit;
 
-namespace LcmLora.Tests.Architecture;
+namespace LcmLora.Tests.Layering;
 
 /// <summary>
 /// The library's dependencies point one way (docs/architecture.md): Pipelines use Lora, Schedulers and Models;
