@@ -14,6 +14,30 @@ public static class CliErrors
         e is LcmLoraInputException or IOException or ArgumentException or KeyNotFoundException
             or UnauthorizedAccessException or InvalidDataException or Runtime.NativeRuntimeException or Hub.HubException { IsInputError: true };
 
+    /// <summary>
+    /// The exception to report for <paramref name="e"/>. TorchSharp's type initializer fails when its native library
+    /// cannot load (and, in a folder the app cannot write, when its fallback cannot copy files either); when LcmLora's
+    /// native-library fix had failed before that, for instance in a read-only app folder, that failure, which names the
+    /// cause and the remedy, is the one to show.
+    /// </summary>
+    public static Exception Explain(Exception e)
+    {
+        if (e is not TypeInitializationException { TypeName: "TorchSharp.torch" }) return e;
+        try
+        {
+            Runtime.NativeRuntime.EnsureInitialized();
+        }
+        catch (Runtime.NativeRuntimeException failure)
+        {
+            return failure;
+        }
+        catch (Exception)
+        {
+            // Nothing better to say than TorchSharp's own failure.
+        }
+        return e;
+    }
+
     /// <summary>The message flattened to one line.</summary>
     public static string OneLine(Exception e) => OneLine(e.Message);
 

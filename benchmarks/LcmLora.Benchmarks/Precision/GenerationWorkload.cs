@@ -40,10 +40,9 @@ public sealed class GenerationWorkload : IDisposable
             case "inpaint":
                 return new(plain with { InitImage = Filled(size, (_, _) => 128), MaskImage = Filled(size, (x, _) => x >= size / 2 ? (byte)255 : (byte)0), Strength = 1.0 }, null);
             case "controlnet":
-                var controlnet = new SdxlControlNet(new ControlNetConfig { Unet = pipeline.Models.Configs.Unet });
+                var controlnet = new SdxlControlNet(new ControlNetConfig { Unet = pipeline.Models.Configs.Unet }, dtype: pipeline.Precision.DType);
                 controlnet.eval();
                 Randomize(controlnet);
-                controlnet.to(pipeline.Precision.DType);
                 var edges = Filled(size, (x, y) => (x / 32 + y / 32) % 2 == 0 ? (byte)255 : (byte)0);
                 return new(plain with { ControlNets = [new ControlNetGuidance(controlnet, edges)] }, controlnet);
             default:
@@ -64,7 +63,7 @@ public sealed class GenerationWorkload : IDisposable
             else
             {
                 var fanIn = p.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-                using var w = torch.randn(p.shape, generator: g) * (1.0 / Math.Sqrt(fanIn));
+                using var w = torch.randn(p.shape, generator: g).mul_(1.0 / Math.Sqrt(fanIn));
                 p.copy_(w);
             }
         }

@@ -32,6 +32,8 @@ public static class BenchModels
     {
         NativeRuntime.EnsureInitialized();
         torch.set_num_threads(Threads);
+        // libtorch is loaded now: apply what the pipeline applies (NNPACK off), also for modules built without a pipeline.
+        NativeRuntime.ConfigureLoadedTorch();
     }
 
     /// <summary>Path of a model's checkpoint (written on first use).</summary>
