@@ -61,7 +61,7 @@ internal static class BandedConvolution
             var top = pad - (r0 - a);
             var bottom = pad - (b - r1);
             if (top > 0 || bottom > 0) source = nn.functional.pad(source, [0, 0, top, bottom]);
-            var y = NarrowConvolution.Apply(source, weight, conv.bias, [0, pad]);
+            var y = CpuConvolution.Apply(source, weight, conv.bias, [0, pad]);
             if (addend is not null) y.add_(addend(r0, r1));
             if (pending is not null) Write(output, pending, pendingRow);
             pending = y.MoveToOuterDisposeScope();

@@ -32,9 +32,9 @@ internal sealed class Downsample2D : nn.Module<Tensor, Tensor>
     /// <summary>Halves the spatial size of <c>[B, C, H, W]</c>.</summary>
     public override Tensor forward(Tensor input)
     {
-        if (!_asymmetricPad) return conv.call(input);
+        if (!_asymmetricPad) return CpuConvolution.Call(conv, input);
         using var scope = NewDisposeScope();
         var padded = nn.functional.pad(input, new long[] { 0, 1, 0, 1 }, PaddingModes.Constant, 0.0);
-        return conv.call(padded).MoveToOuterDisposeScope();
+        return CpuConvolution.Call(conv, padded).MoveToOuterDisposeScope();
     }
 }

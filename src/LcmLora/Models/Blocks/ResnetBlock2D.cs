@@ -105,6 +105,6 @@ internal sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
     {
         if (BandedConvolution.Applies(x.shape, x.ElementSize)) return BandedConvolution.ApplyAfterNormSilu(conv, norm, _groups, _eps, x);
         var activated = nn.functional.silu(norm.call(x), inplace: true);
-        return Intermediates.Advance(activated, conv.call(activated), input);
+        return Intermediates.Advance(activated, CpuConvolution.Call(conv, activated), input);
     }
 }

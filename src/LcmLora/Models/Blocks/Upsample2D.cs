@@ -35,6 +35,6 @@ internal sealed class Upsample2D : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var resized = nn.functional.interpolate(input, size: size, mode: InterpolationMode.Nearest);
-        return conv.call(resized).MoveToOuterDisposeScope();
+        return CpuConvolution.Call(conv, resized).MoveToOuterDisposeScope();
     }
 }

@@ -53,6 +53,6 @@ internal sealed class DecoderTiny : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var clamped = torch.tanh(latents.div(3)).mul(3);
-        return NarrowConvolution.Run(layers, clamped).MoveToOuterDisposeScope();
+        return CpuConvolution.Run(layers, clamped).MoveToOuterDisposeScope();
     }
 }

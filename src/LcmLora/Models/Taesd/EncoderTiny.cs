@@ -40,6 +40,6 @@ internal sealed class EncoderTiny : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor image)
     {
         using var scope = NewDisposeScope();
-        return NarrowConvolution.Run(layers, image.add(1).div(2)).MoveToOuterDisposeScope();
+        return CpuConvolution.Run(layers, image.add(1).div(2)).MoveToOuterDisposeScope();
     }
 }

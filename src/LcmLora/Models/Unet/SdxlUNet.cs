@@ -130,7 +130,7 @@ internal sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tenso
             long[]? upsampleSize = skips.Count > 0 ? new[] { skips[^1].shape[2], skips[^1].shape[3] } : null;
             x = block.call(x, mine, emb, encoderHiddenStates, upsampleSize);
         }
-        x = NarrowConvolution.Call(conv_out, nn.functional.silu(conv_norm_out.call(x)));
+        x = CpuConvolution.Call(conv_out, nn.functional.silu(conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
     }
 

@@ -76,7 +76,7 @@ internal sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
                 "load them with SdxlCheckpoint.LoadVaeEncoder before encoding.");
         using var scope = NewDisposeScope();
         var moments = encoder.call(image);
-        if (quant_conv is not null) moments = NarrowConvolution.Call(quant_conv, moments);
+        if (quant_conv is not null) moments = CpuConvolution.Call(quant_conv, moments);
         var posterior = new DiagonalGaussianDistribution(moments);
         posterior.Mean.MoveToOuterDisposeScope();
         posterior.LogVar.MoveToOuterDisposeScope();
@@ -93,7 +93,7 @@ internal sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     {
         CheckInput(latents, Config.LatentChannels, "latents");
         using var scope = NewDisposeScope();
-        var z = post_quant_conv is null ? latents : NarrowConvolution.Call(post_quant_conv, latents);
+        var z = post_quant_conv is null ? latents : CpuConvolution.Call(post_quant_conv, latents);
         return decoder.call(z).MoveToOuterDisposeScope();
     }
 

@@ -49,7 +49,7 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         else
         {
             x = Intermediates.Advance(x, nn.functional.silu(conv_norm_out.call(x), inplace: true), latents);
-            x = Intermediates.Advance(x, NarrowConvolution.Call(conv_out, x), latents);
+            x = Intermediates.Advance(x, CpuConvolution.Call(conv_out, x), latents);
         }
         return x.MoveToOuterDisposeScope();
     }

@@ -41,7 +41,7 @@ internal sealed class VaeEncoder : nn.Module<Tensor, Tensor>
         var x = conv_in.call(image);
         foreach (var block in down_blocks) x = block.call(x);
         x = mid_block.call(x);
-        x = NarrowConvolution.Call(conv_out, nn.functional.silu(conv_norm_out.call(x)));
+        x = CpuConvolution.Call(conv_out, nn.functional.silu(conv_norm_out.call(x)));
         return x.MoveToOuterDisposeScope();
     }
 }
