@@ -34,16 +34,17 @@ internal static class ControlNetFileConfig
         var family = ControlNetShapeInference.FamilyOf(inferred);
         var supplied = besideConfig is null ? null : ConfigResolver.ReadObject(besideConfig);
         var report = ConfigResolver.Resolve(ModelComponent.Unet, family, inferred, supplied, path).Report;
-        if (report.Problem is not null) throw new LcmLoraInputException(report.Problem);
         if (report.Missing.Count > 0)
             throw new LcmLoraInputException($"{path}: the ControlNet's shapes do not determine {string.Join(", ", report.Missing)}, " +
                 $"and neither does a config.json beside it or the {family.Name} defaults.");
         try
         {
+            if (report.Problem is not null) throw new LcmLoraInputException(report.Problem);
             return ControlNetConfig.FromJson(DiffusersConfigJson.FromObject(path, report.Config));
         }
-        catch (ModelConfigException e) when (besideConfig is null)
+        catch (LcmLoraInputException e) when (besideConfig is null)
         {
+            // Without a config, a problem can only be a family default the shapes reject (a model narrower than released ones).
             throw new LcmLoraInputException($"{path}: the {family.Name} defaults do not fit this ControlNet's shapes ({e.Message}); " +
                 "put its diffusers config.json beside the file.", e);
         }
