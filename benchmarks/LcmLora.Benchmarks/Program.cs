@@ -16,6 +16,7 @@ using LcmLora.Benchmarks.Weights;
 //   generate-fresh DTYPES SIZES [MODES]  generate-once in a fresh child process per dtype, size and mode
 //   check-memory [MODEL] [STEPS] [B] [WARMUP]  RSS over STEPS UNet steps, verdict after WARMUP: PASS/FAIL
 //   lora-ab [N]                      plain vs LoRA-fused UNet step, alternated N times in one process
+//   fuse-compare [DTYPES] [N]        N fuse/unfuse rounds of the rank-64 LCM-LoRA layout per compute dtype (default fp32,bf16)
 //   breakdown unet|vae|text [B]      time every distinct op shape of a full-size pass in isolation
 switch (args.FirstOrDefault())
 {
@@ -40,6 +41,8 @@ switch (args.FirstOrDefault())
         return LcmLora.Benchmarks.Precision.PrecisionCommand.GenerateFresh(args);
     case "lora-ab":
         return LcmLora.Benchmarks.Lora.LoraAbCommand.Run(args);
+    case "fuse-compare":
+        return LcmLora.Benchmarks.Lora.FuseCompareCommand.Run(args);
     case "breakdown":
         return OpBreakdown.Run(args);
     case "check-memory":

@@ -5,7 +5,7 @@ using Xunit;
 namespace LcmLora.Tests;
 
 /// <summary>Compares model configs field by field (records holding lists compare lists by reference, and Source names the origin).</summary>
-public static class ConfigAssert
+internal static class ConfigAssert
 {
     public static void Equal(SdxlConfigs expected, SdxlConfigs actual)
     {

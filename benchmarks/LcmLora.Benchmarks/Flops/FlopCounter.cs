@@ -9,7 +9,7 @@ namespace LcmLora.Benchmarks.Flops;
 /// (convs 2·Cin·Cout·k²·Hout·Wout, linears 2·in·out per token, attention 4·Q·K·d). Normalizations, activations,
 /// softmax, additions and resampling are not counted: they are memory-bound and below 1% of the total.
 /// </summary>
-public static class FlopCounter
+internal static class FlopCounter
 {
     /// <summary>Text tokens per prompt (CLIP context).</summary>
     public const int TextTokens = 77;

@@ -10,7 +10,7 @@ namespace LcmLora.Benchmarks.Loops;
 /// then per step ScaleModelInput, the UNet (batch 2 under classifier-free guidance, as diffusers does), guidance and
 /// the scheduler step. Native memory is released step by step.
 /// </summary>
-public static class DenoisingLoop
+internal static class DenoisingLoop
 {
     /// <summary>Runs <paramref name="steps"/> steps of <paramref name="scheduler"/>; returns the final latents.</summary>
     /// <param name="unet">The UNet.</param>

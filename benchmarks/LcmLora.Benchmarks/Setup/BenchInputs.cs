@@ -7,7 +7,7 @@ namespace LcmLora.Benchmarks.Setup;
 /// Seeded random inputs of the shapes a 512x512 SDXL generation feeds its components (prompt conditioning is random:
 /// the UNet's cost does not depend on the values).
 /// </summary>
-public sealed class BenchInputs : IDisposable
+internal sealed class BenchInputs : IDisposable
 {
     private BenchInputs(torch.Tensor latents, torch.Tensor textStates, torch.Tensor pooled, torch.Tensor timeIds)
     {

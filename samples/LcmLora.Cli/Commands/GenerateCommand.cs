@@ -148,7 +148,7 @@ public static class GenerateCommand
         foreach (var f in files) OutputOptions.Check("--out", f, force);
         if (parse.GetValue(o.SaveTensor) is { } tensorOut) OutputOptions.Check("--save-tensor", tensorOut, force);
         int sizeMultiple;
-        using (var checkpoint = LcmLora.Checkpoints.SdxlCheckpoint.Open(model, options.Configs, options.Variant, options.ConfigDir)) sizeMultiple = checkpoint.Configs.SizeMultiple;
+        using (var checkpoint = LcmLora.Checkpoints.SdxlCheckpoint.Open(model, options.ConfigDir, options.Variant)) sizeMultiple = checkpoint.SizeMultiple;
         try { request.Validate(sizeMultiple); }
         catch (InvalidRequestException e) when (OptionOf.ContainsKey(e.Property)) { throw new LcmLoraInputException($"{OptionOf[e.Property]}: {e.Problem}", e); }
         request = request with { Scheduler = CheckedScheduler(parse.GetValue(o.Scheduler)!, model, request) };

@@ -94,7 +94,7 @@ public sealed class ImageGuidanceOptions
                 "grey-invert" => ControlImages.Grey(image, invert: true),
                 _ => image,
             };
-            var model = ComponentCheckpoint.LoadControlNet(path, pipeline.Models.Device, pipeline.Models.DType);
+            var model = ComponentCheckpoint.LoadControlNet(path, pipeline.Device, pipeline.DType);
             units.Add(new ControlNetGuidance(model, image) { Scale = scale, GuidanceStart = parse.GetValue(Start), GuidanceEnd = parse.GetValue(End) });
         }
         return request with { ControlNets = units };
@@ -103,7 +103,7 @@ public sealed class ImageGuidanceOptions
     /// <summary>Splits <c>PATH[:SCALE]</c>; the scale is the part after the last ':' when it is a number.</summary>
     public static (string Path, double Scale) ParseSpec(string value)
     {
-        var spec = LoraOptions.Parse(value);
+        var spec = LoraOptions.Parse(value, "--controlnet");
         return (spec.Path, spec.Weight);
     }
 }

@@ -42,19 +42,17 @@ public static class InspectCommand
         if (Directory.Exists(path)) return InspectModel(path, null, json);
         using var file = SafeTensorsFile.Open(path);
         var listed = tensors ? file : null;
-        if (file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal)))
-            return InspectModel(path, listed, json);
-        using var lora = TryOpenLora(path);
-        if (lora is { Modules.Count: > 0 }) return InspectLora(lora, listed, model is null ? null : HubReferences.Model(model, json, ct), json);
+        if (SdxlCheckpoint.IsSingleFileCheckpoint(file)) return InspectModel(path, listed, json);
+        if (TryDescribeLora(path) is { } lora) return InspectLora(lora, listed, model is null ? null : HubReferences.Model(model, json, ct), json);
         if (model is not null) throw new LcmLoraInputException($"{path}: --model is for LoRA files, and this file holds no LoRA modules.");
         if (json) InspectOutput.FileJson(file, tensors, null);
         else InspectOutput.FileText(file, tensors);
         return ExitCodes.Ok;
     }
 
-    private static LoraFile? TryOpenLora(string path)
+    private static LoraSummary? TryDescribeLora(string path)
     {
-        try { return LoraFile.Open(path); }
+        try { return LoraInspection.Describe(path); }
         catch (LoraFormatException) { return null; }
     }
 
@@ -78,22 +76,9 @@ public static class InspectCommand
         return ExitCodes.Ok;
     }
 
-    private static int InspectLora(LoraFile lora, SafeTensorsFile? file, string? modelPath, bool json)
+    private static int InspectLora(LoraSummary lora, SafeTensorsFile? file, string? modelPath, bool json)
     {
-        LoraMatchResult? match = null;
-        if (modelPath is not null)
-        {
-            using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: ConfigDir);
-            var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>();
-            foreach (var c in new[] { "unet", "text_encoder", "text_encoder_2" })
-            {
-                using var meta = SdxlCheckpoint.Build(c, checkpoint.Configs, TorchSharp.torch.device("meta"));
-                shapes[c] = WeightMap.ShapesOf(meta);
-            }
-            var layers = checkpoint.Configs.Unet.LayersPerBlock[0];
-            try { match = LoraMatcher.Match(lora, new LoraNameMap(shapes, layers), LoraMatchMode.Lenient); }
-            catch (LoraMismatchException e) { match = e.Result; }
-        }
+        var match = modelPath is null ? null : LoraInspection.Match(lora.Path, modelPath, ConfigDir);
         if (json) InspectOutput.LoraJson(lora, match, file);
         else
         {

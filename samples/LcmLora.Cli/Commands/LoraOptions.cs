@@ -9,20 +9,20 @@ namespace LcmLora.Cli.Commands;
 public static class LoraOptions
 {
     /// <summary>
-    /// Splits <c>FILE[:WEIGHT]</c>: the part after the last ':' is the weight, unless the whole value names an existing
-    /// file (or the ':' is a Windows drive's). The path is returned as given (a file or a Hugging Face reference).
+    /// Splits <c>FILE[:WEIGHT]</c> with <see cref="LoraSpec.Parse"/> (the path is returned as given: a file or a Hugging
+    /// Face reference); a bad weight is reported under <paramref name="option"/>.
     /// </summary>
     /// <exception cref="LcmLoraInputException">The weight is not a finite number.</exception>
-    public static LoraSpec Parse(string value)
+    public static LoraSpec Parse(string value, string option = "--lora")
     {
-        var colon = value.LastIndexOf(':');
-        var isDrive = colon == 1 && char.IsAsciiLetter(value[0]);
-        if (colon <= 0 || isDrive || File.Exists(value)) return new LoraSpec(value, 1.0);
-        var text = value[(colon + 1)..];
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var weight))
-            throw new LcmLoraInputException($"--lora {value}: the weight '{text}' is not a number (FILE[:WEIGHT], e.g. style.safetensors:0.8).");
-        if (!double.IsFinite(weight)) throw new LcmLoraInputException($"--lora {value}: the weight must be a finite number; got '{text}'.");
-        return new LoraSpec(value[..colon], weight);
+        try
+        {
+            return LoraSpec.Parse(value);
+        }
+        catch (LcmLoraInputException e)
+        {
+            throw new LcmLoraInputException($"{option} {e.Message}", e);
+        }
     }
 
     /// <summary>
@@ -31,12 +31,9 @@ public static class LoraOptions
     /// </summary>
     public static IReadOnlyList<LoraSpec> ParseAndCheck(IEnumerable<string> values, bool quiet, CancellationToken ct)
     {
-        var specs = values.Select(Parse).ToList().Select(s => s with { Path = HubReferences.WeightsFile(s.Path, quiet, ct) }).ToList();
-        foreach (var spec in specs)
-        {
-            using var lora = LoraFile.Open(spec.Path);
-            if (lora.Modules.Count == 0) throw new LcmLoraInputException($"--lora {spec.Path}: holds no LoRA modules (is it a checkpoint or another kind of file?).");
-        }
+        var specs = values.Select(v => Parse(v)).ToList().Select(s => s with { Path = HubReferences.WeightsFile(s.Path, quiet, ct) }).ToList();
+        // LoraFormatException when a file holds no LoRA tensors (a checkpoint or another kind of file): the message names the file.
+        foreach (var spec in specs) LoraInspection.Describe(spec.Path);
         return specs;
     }
 

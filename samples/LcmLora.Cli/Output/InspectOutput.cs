@@ -112,23 +112,23 @@ public static class InspectOutput
     }
 
     /// <summary>A LoRA summary (and match report) as JSON: <c>{"lora": {format, modules, matched, unmatched, shape_mismatches, ...}}</c>.</summary>
-    public static void LoraJson(LoraFile lora, LoraMatchResult? match, SafeTensorsFile? tensors = null) => JsonOutput.Write(w =>
+    public static void LoraJson(LoraSummary lora, LoraMatchResult? match, SafeTensorsFile? tensors = null) => JsonOutput.Write(w =>
     {
         w.WriteStartObject();
-        w.WriteString("path", lora.Source);
+        w.WriteString("path", lora.Path);
         if (tensors is not null) FileMembers(w, tensors, true);
         w.WriteStartObject("lora");
         w.WriteString("format", lora.Format.ToString());
-        w.WriteNumber("modules", lora.Modules.Count);
+        w.WriteNumber("modules", lora.ModuleCount);
         w.WriteStartArray("ranks");
-        foreach (var rank in lora.Modules.Where(m => m.Rank > 0).Select(m => m.Rank).Distinct().Order()) w.WriteNumberValue(rank);
+        foreach (var rank in lora.Ranks.Keys) w.WriteNumberValue(rank);
         w.WriteEndArray();
         w.WriteStartArray("alphas");
-        foreach (var alpha in lora.Modules.Where(m => m.Alpha is not null).Select(m => m.Alpha!.Value).Distinct().Order()) w.WriteNumberValue(alpha);
+        foreach (var alpha in lora.Alphas) w.WriteNumberValue(alpha);
         w.WriteEndArray();
         if (match is not null)
         {
-            w.WriteNumber("matched", match.Matches.Count);
+            w.WriteNumber("matched", match.MatchedModules);
             WriteList(w, "unmatched", match.Reports.SelectMany(r => r.UnmatchedKeys).ToList());
             WriteList(w, "shape_mismatches", match.Reports.SelectMany(r => r.ShapeMismatches).ToList());
             WriteList(w, "problems", match.Reports.SelectMany(r => r.Problems).ToList());
@@ -147,13 +147,12 @@ public static class InspectOutput
     });
 
     /// <summary>A LoRA summary (and match report) as text.</summary>
-    public static void LoraText(LoraFile lora, LoraMatchResult? match)
+    public static void LoraText(LoraSummary lora, LoraMatchResult? match)
     {
-        Terminal.Out.MarkupLine($"[bold]LoRA[/] {Terminal.Escape(lora.Source)}: {Terminal.Escape(lora.Format.ToString())}, {lora.Modules.Count} modules");
-        var ranks = lora.Modules.Where(m => m.Rank > 0).GroupBy(m => m.Rank).OrderBy(g => g.Key).Select(g => $"rank {g.Key} x{g.Count()}");
+        Terminal.Out.MarkupLine($"[bold]LoRA[/] {Terminal.Escape(lora.Path)}: {Terminal.Escape(lora.Format.ToString())}, {lora.ModuleCount} modules");
+        var ranks = lora.Ranks.Select(kv => $"rank {kv.Key} x{kv.Value}");
         Terminal.Out.MarkupLine($"  {Terminal.Escape(string.Join(", ", ranks))}");
-        var alphas = lora.Modules.Where(m => m.Alpha is not null).Select(m => m.Alpha!.Value).Distinct().ToList();
-        Terminal.Out.MarkupLine($"  alpha: {(alphas.Count == 0 ? "none stored (alpha = rank)" : Terminal.Escape(string.Join(", ", alphas)))}");
+        Terminal.Out.MarkupLine($"  alpha: {(lora.Alphas.Count == 0 ? "none stored (alpha = rank)" : Terminal.Escape(string.Join(", ", lora.Alphas)))}");
         if (match is null) return;
         foreach (var r in match.Reports) Terminal.Out.MarkupLine($"  {Terminal.Escape(r.ToString())}");
     }

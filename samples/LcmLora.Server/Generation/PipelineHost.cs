@@ -1,6 +1,6 @@
 using LcmLora.Runtime;
-using System.Globalization;
 using LcmLora.Checkpoints;
+using LcmLora.Lora;
 using LcmLora.Models;
 using LcmLora.Pipelines;
 using LcmLora.Pipelines.Decoding;
@@ -84,11 +84,9 @@ public sealed class PipelineHost : IImageGenerator, IDisposable
         var infos = new List<LoraInfo>();
         foreach (var value in values)
         {
-            // FILE[:WEIGHT]: the weight is what follows the last ':' when it parses as a number (paths may hold ':').
-            var colon = value.LastIndexOf(':');
-            var hasWeight = colon > 0 && double.TryParse(value[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out _);
-            var path = HuggingFaceCache.ResolveFile(hasWeight ? value[..colon] : value);
-            var weight = hasWeight ? double.Parse(value[(colon + 1)..], CultureInfo.InvariantCulture) : 1.0;
+            // FILE[:WEIGHT], parsed as the CLI does (a weight that is not a number is an error, not part of the path).
+            var spec = LoraSpec.Parse(value);
+            var (path, weight) = (HuggingFaceCache.ResolveFile(spec.Path), spec.Weight);
             var stem = Path.GetFileNameWithoutExtension(path);
             var name = stem;
             for (var i = 2; infos.Any(l => l.Name == name); i++) name = $"{stem}#{i}";
@@ -102,10 +100,10 @@ public sealed class PipelineHost : IImageGenerator, IDisposable
 
     private ILatentDecoder? PreviewDecoder(ServerOptions o, torch.Device device)
     {
-        if (o.PreviewTaesd is null) return _pipeline.Decoder as TaesdLatentDecoder;
-        var decoder = LatentDecoders.Load(o.PreviewTaesd, device);
-        return decoder as TaesdLatentDecoder
-            ?? throw new LcmLoraInputException($"--preview-taesd {o.PreviewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+        if (o.PreviewTaesd is null) return o.Vae is not null && LatentDecoders.Detect(o.Vae) == LatentDecoderKind.Taesd ? _pipeline.Decoder : null;
+        if (LatentDecoders.Detect(o.PreviewTaesd) != LatentDecoderKind.Taesd)
+            throw new LcmLoraInputException($"--preview-taesd {o.PreviewTaesd}: previews need TAESD-XL, but this is a full VAE.");
+        return LatentDecoders.Load(o.PreviewTaesd, device);
     }
 
     private static torch.Device ParseDevice(string name) => name switch

@@ -7,7 +7,7 @@ namespace LcmLora.Checkpoints;
 /// The tensors of one checkpoint, possibly spread over several memory-mapped safetensors files (a sharded
 /// diffusers component), addressed by key. Reads are lazy: a tensor is materialized only when asked for.
 /// </summary>
-public sealed class CheckpointTensors : IDisposable
+internal sealed class CheckpointTensors : IDisposable
 {
     private readonly List<SafeTensorsFile> _files = [];
     private readonly Dictionary<string, SafeTensorsFile> _byKey = new(StringComparer.Ordinal);

@@ -6,7 +6,7 @@ namespace LcmLora.Checkpoints;
 /// layout under <see cref="BigGPrefix"/> (fused q/k/v <c>in_proj</c>, transposed <c>text_projection</c>). Both maps
 /// are built forward from our parameter names (those of <c>LcmLora.Models.Clip.ClipTextModel</c>).
 /// </summary>
-public static class ClipSgmKeyMap
+internal static class ClipSgmKeyMap
 {
     /// <summary>Key prefix of the CLIP-L text encoder (<c>text_encoder</c>) in an SGM file.</summary>
     public const string ClipLPrefix = "conditioner.embedders.0.transformer.";

@@ -19,10 +19,13 @@ public static class ComponentCheckpoint
     /// <param name="path">The folder or file.</param>
     /// <param name="device">Device (default CPU).</param>
     /// <param name="dtype">Compute dtype (default float32).</param>
-    /// <param name="config">The architecture; by default a diffusers folder's config.json, and for a single file the
-    /// one read from its tensor shapes (open fields from a config.json beside it, else the family's defaults).</param>
     /// <exception cref="LcmLoraInputException">The path, its config or its tensors do not make a ControlNet.</exception>
-    public static SdxlControlNet LoadControlNet(string path, torch.Device? device = null, torch.ScalarType? dtype = null, ControlNetConfig? config = null)
+    public static SdxlControlNet LoadControlNet(string path, torch.Device? device = null, torch.ScalarType? dtype = null) => LoadControlNet(path, device, dtype, null);
+
+    /// <summary>As <see cref="LoadControlNet(string, torch.Device?, torch.ScalarType?)"/>, with <paramref name="config"/> the
+    /// architecture; by default a diffusers folder's config.json, and for a single file the one read from its tensor
+    /// shapes (open fields from a config.json beside it, else the family's defaults).</summary>
+    internal static SdxlControlNet LoadControlNet(string path, torch.Device? device, torch.ScalarType? dtype, ControlNetConfig? config)
     {
         var (files, configPath) = Locate(path);
         var chosen = config ?? (Directory.Exists(path) && configPath is not null ? ControlNetConfig.FromJson(configPath) : InferredControlNetConfig(files, path, configPath));
@@ -46,7 +49,7 @@ public static class ComponentCheckpoint
 
     /// <summary>Loads a UNet from a diffusers <c>unet/</c> folder or a single diffusers-layout file with a config.json beside it.</summary>
     /// <exception cref="LcmLoraInputException">The path, its config or its tensors do not make a UNet.</exception>
-    public static SdxlUNet LoadUNet(string path, torch.Device? device = null, torch.ScalarType? dtype = null, UNetConfig? config = null)
+    internal static SdxlUNet LoadUNet(string path, torch.Device? device = null, torch.ScalarType? dtype = null, UNetConfig? config = null)
     {
         var (files, configPath) = Locate(path);
         var chosen = config ?? (configPath is null

@@ -8,7 +8,7 @@ namespace LcmLora.Checkpoints;
 /// a single <c>*.safetensors</c>, a sharded set listed in <c>*.safetensors.index.json</c>, or the
 /// <c>fp16</c> variant (<c>*.fp16.safetensors</c>). Pickle weights (<c>*.bin</c>) are never used.
 /// </summary>
-public sealed class DiffusersFolder
+internal sealed class DiffusersFolder
 {
     private static readonly string[] WeightStems = ["diffusion_pytorch_model", "model"];
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LcmLora.Checkpoints.ShapeInference;
+using LcmLora.IO;
 using LcmLora.Models;
 using LcmLora.Models.Clip;
 using LcmLora.Models.Unet;
@@ -19,7 +20,7 @@ namespace LcmLora.Checkpoints;
 public sealed class SdxlCheckpoint : IDisposable
 {
     /// <summary>Every component name a checkpoint can have, in load order (a given checkpoint has <see cref="Components"/>).</summary>
-    public static IReadOnlyList<string> ComponentNames { get; } = ModelComponents.All.Select(c => c.Name()).ToList();
+    internal static IReadOnlyList<string> ComponentNames { get; } = ModelComponents.All.Select(c => c.Name()).ToList();
 
     private readonly Dictionary<ModelComponent, CheckpointTensors> _sources;
     private readonly FamilyLayout _layout;
@@ -53,26 +54,33 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <summary>How each component's config was settled (fields, their sources, what is missing).</summary>
     public IReadOnlyList<ComponentConfigReport> ConfigReports => [.. Components.Select(c => _resolutions[c].Report)];
 
-    /// <summary>True when every component's config is complete (so <see cref="Configs"/> and <see cref="Load"/> work).</summary>
+    /// <summary>True when every component's config is complete (so the model can be loaded and <see cref="SizeMultiple"/> is known).</summary>
     public bool HasCompleteConfigs => _configs is not null;
 
     /// <summary>The components' architecture.</summary>
     /// <exception cref="ModelConfigException">A config is incomplete or conflicts with the shapes (the message says which fields), or the
     /// checkpoint lacks a UNet or VAE.</exception>
-    public SdxlConfigs Configs => _configs ?? throw IncompleteError();
+    internal SdxlConfigs Configs => _configs ?? throw IncompleteError();
+
+    /// <summary>Image width and height must be multiples of this (64 for SDXL: the VAE's factor 8 times the UNet's downsamplings).</summary>
+    /// <exception cref="ModelConfigException">The configs are incomplete (see <see cref="ConfigReports"/>).</exception>
+    public int SizeMultiple => Configs.SizeMultiple;
 
     /// <summary>
     /// Opens a checkpoint. For a single file the configs are read from the tensor shapes, completed from
     /// <paramref name="configDir"/> (a diffusers folder or component folders with config.json files) or the family's
-    /// defaults; <paramref name="configs"/>, when given, is used as it is instead.
+    /// defaults.
     /// </summary>
     /// <param name="path">A <c>.safetensors</c> single file or a diffusers pipeline folder.</param>
-    /// <param name="configs">The complete architecture (skips shape inference).</param>
-    /// <param name="variant">For diffusers folders: prefer weight files of this variant (e.g. "fp16").</param>
     /// <param name="configDir">Configs for fields the shapes leave open (a non-standard file): a diffusers pipeline
     /// folder, a component folder, or a config.json file. For a diffusers folder, replaces the folder's own configs.</param>
+    /// <param name="variant">For diffusers folders: prefer weight files of this variant (e.g. "fp16").</param>
     /// <exception cref="ModelConfigException">The configs cannot be completed or conflict with the shapes.</exception>
-    public static SdxlCheckpoint Open(string path, SdxlConfigs? configs = null, string? variant = null, string? configDir = null)
+    public static SdxlCheckpoint Open(string path, string? configDir = null, string? variant = null) => Open(path, null, variant, configDir);
+
+    /// <summary>As <see cref="Open(string, string?, string?)"/>; <paramref name="configs"/>, when given, is the complete
+    /// architecture, used as it is instead of shape inference.</summary>
+    internal static SdxlCheckpoint Open(string path, SdxlConfigs? configs, string? variant = null, string? configDir = null)
     {
         var checkpoint = OpenForInspection(path, configDir, variant, configs);
         if (checkpoint.HasCompleteConfigs) return checkpoint;
@@ -85,7 +93,9 @@ public sealed class SdxlCheckpoint : IDisposable
     /// Opens a checkpoint even when its configs cannot be completed (for reports such as <c>lcmlora inspect</c>):
     /// <see cref="ConfigReports"/> then names the missing fields and <see cref="Inspect"/> still checks the key mapping.
     /// </summary>
-    public static SdxlCheckpoint OpenForInspection(string path, string? configDir = null, string? variant = null, SdxlConfigs? configs = null)
+    public static SdxlCheckpoint OpenForInspection(string path, string? configDir = null, string? variant = null) => OpenForInspection(path, configDir, variant, null);
+
+    internal static SdxlCheckpoint OpenForInspection(string path, string? configDir, string? variant, SdxlConfigs? configs)
     {
         var supplied = configDir is null ? null : SuppliedConfigs.Read(configDir);
         if (Directory.Exists(path)) return OpenFolder(path, configs, variant, supplied);
@@ -108,6 +118,11 @@ public sealed class SdxlCheckpoint : IDisposable
             throw;
         }
     }
+
+    /// <summary>Whether <paramref name="file"/> is a single-file Stable Diffusion checkpoint (it holds <c>model.diffusion_model.*</c>
+    /// UNet keys), as opposed to a LoRA, a component or another tensor file; from the header alone.</summary>
+    public static bool IsSingleFileCheckpoint(SafeTensorsFile file) =>
+        file.Tensors.Any(t => t.Name.StartsWith(UNetSgmNames.CheckpointPrefix, StringComparison.Ordinal));
 
     private static JsonObject Infer(ModelComponent component, FamilyLayout layout, CheckpointTensors source)
     {
@@ -175,13 +190,13 @@ public sealed class SdxlCheckpoint : IDisposable
     }
 
     /// <summary>The tensors of a component.</summary>
-    public CheckpointTensors SourceFor(string component) => _sources[ModelComponents.Parse(component)];
+    internal CheckpointTensors SourceFor(string component) => _sources[ModelComponents.Parse(component)];
 
     /// <summary>The map from our parameter names to this checkpoint's keys for a component.</summary>
-    public WeightMap MapFor(string component, IEnumerable<string> ourNames) => MapFor(ModelComponents.Parse(component), ourNames);
+    internal WeightMap MapFor(string component, IEnumerable<string> ourNames) => MapFor(ModelComponents.Parse(component), ourNames);
 
     /// <summary>The map from our parameter names to this checkpoint's keys for a component.</summary>
-    public WeightMap MapFor(ModelComponent component, IEnumerable<string> ourNames)
+    internal WeightMap MapFor(ModelComponent component, IEnumerable<string> ourNames)
     {
         var names = ourNames.ToList();
         if (Layout == CheckpointLayout.Diffusers) return WeightMap.Identity(names);
@@ -211,7 +226,7 @@ public sealed class SdxlCheckpoint : IDisposable
             : throw new LcmLoraInputException($"{c.Source}: the original single-file layout needs the same layers_per_block for every block.");
 
     /// <summary>Builds an empty (meta-device) or allocated module for a component.</summary>
-    public static torch.nn.Module Build(string component, SdxlConfigs configs, torch.Device? device = null, torch.ScalarType? dtype = null) =>
+    internal static torch.nn.Module Build(string component, SdxlConfigs configs, torch.Device? device = null, torch.ScalarType? dtype = null) =>
         Build(ModelComponents.Parse(component), ConfigOf(configs, ModelComponents.Parse(component)), device, dtype);
 
     private static torch.nn.Module Build(ModelComponent component, object config, torch.Device? device, torch.ScalarType? dtype) => component switch
@@ -266,7 +281,7 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
     /// <exception cref="CheckpointMappingException">A component does not map; nothing is loaded.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
-    public SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true,
+    internal SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true,
         CancellationToken cancellationToken = default)
     {
         var configs = Configs;
@@ -315,7 +330,7 @@ public sealed class SdxlCheckpoint : IDisposable
 
     /// <summary>Loads the UNet alone (a UNet-only file or folder, such as a full LCM UNet, replacing a model's own).</summary>
     /// <exception cref="ModelConfigException">The UNet's config is incomplete.</exception>
-    public SdxlUNet LoadUNet(torch.Device? device = null, torch.ScalarType? dtype = null)
+    internal SdxlUNet LoadUNet(torch.Device? device = null, torch.ScalarType? dtype = null)
     {
         if (!_resolutions.TryGetValue(ModelComponent.Unet, out var resolution)) throw new LcmLoraInputException($"{Path}: holds no UNet.");
         var config = (_configs?.Unet ?? resolution.Config as UNetConfig) ?? throw IncompleteError();
@@ -330,7 +345,7 @@ public sealed class SdxlCheckpoint : IDisposable
     /// Opens a UNet on its own: a diffusers <c>unet/</c> folder (config.json + weights), a single file with
     /// <c>model.diffusion_model.*</c> keys, or a pipeline folder or single file holding one.
     /// </summary>
-    public static SdxlCheckpoint OpenUNet(string path, string? configDir = null, string? variant = null)
+    internal static SdxlCheckpoint OpenUNet(string path, string? configDir = null, string? variant = null)
     {
         if (Directory.Exists(path) && !DiffusersFolder.IsDiffusersFolder(path) && File.Exists(System.IO.Path.Combine(path, "config.json")))
             return OpenUNetFolder(path, configDir, variant);
@@ -361,7 +376,7 @@ public sealed class SdxlCheckpoint : IDisposable
     /// Materializes the encoder of a VAE loaded from this checkpoint with <c>vaeEncoder: false</c>, on the device and
     /// in the dtype of its decoder. Does nothing when the encoder is already loaded.
     /// </summary>
-    public void LoadVaeEncoder(AutoencoderKL vae)
+    internal void LoadVaeEncoder(AutoencoderKL vae)
     {
         ArgumentNullException.ThrowIfNull(vae);
         if (vae.HasEncoderWeights) return;

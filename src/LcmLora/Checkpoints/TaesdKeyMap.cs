@@ -15,7 +15,7 @@ namespace LcmLora.Checkpoints;
 /// parameter-free clamp that diffusers moved into <c>forward</c>.</item>
 /// </list>
 /// </summary>
-public static class TaesdKeyMap
+internal static class TaesdKeyMap
 {
     /// <summary>How far the original decoder file's layer indices are ahead of diffusers' (its leading clamp).</summary>
     public const int OriginalDecoderIndexOffset = 1;

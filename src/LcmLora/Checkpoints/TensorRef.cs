@@ -1,7 +1,7 @@
 namespace LcmLora.Checkpoints;
 
 /// <summary>How a stored tensor is turned into one of our parameters.</summary>
-public enum TensorTransform
+internal enum TensorTransform
 {
     /// <summary>Used as stored.</summary>
     None,
@@ -19,7 +19,7 @@ public enum TensorTransform
 /// <param name="Transform">How to reshape it.</param>
 /// <param name="Part">Which row block to take (0-based).</param>
 /// <param name="Parts">How many equal row blocks the stored tensor holds.</param>
-public sealed record TensorRef(string Key, TensorTransform Transform = TensorTransform.None, int Part = 0, int Parts = 1)
+internal sealed record TensorRef(string Key, TensorTransform Transform = TensorTransform.None, int Part = 0, int Parts = 1)
 {
     /// <summary>Human-readable form, e.g. <c>attn.in_proj_weight[rows 1/3]</c>.</summary>
     public override string ToString() =>

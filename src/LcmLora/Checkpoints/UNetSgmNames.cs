@@ -7,7 +7,7 @@ namespace LcmLora.Checkpoints;
 /// single-file (SGM) naming (<c>input_blocks.4.1.proj_in</c>). Used for checkpoint keys (with the
 /// <c>model.diffusion_model.</c> prefix) and for kohya LoRA names (<c>lora_unet_input_blocks_4_1_proj_in</c>).
 /// </summary>
-public sealed class UNetSgmNames
+internal sealed class UNetSgmNames
 {
     /// <summary>The SGM single-file prefix of UNet keys.</summary>
     public const string CheckpointPrefix = "model.diffusion_model.";

@@ -7,7 +7,7 @@ namespace LcmLora.Checkpoints;
 /// naming under <c>first_stage_model.</c>: <c>down.N.block.M</c>, <c>mid.block_1</c>, <c>mid.attn_1.q</c>, decoder
 /// up blocks in reverse order, and mid-attention projections stored as 1x1 convolutions.
 /// </summary>
-public sealed class VaeSgmNames
+internal sealed class VaeSgmNames
 {
     /// <summary>The SGM single-file prefix of VAE keys.</summary>
     public const string CheckpointPrefix = "first_stage_model.";

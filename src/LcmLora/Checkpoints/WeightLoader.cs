@@ -9,7 +9,7 @@ namespace LcmLora.Checkpoints;
 /// each parameter materialized from the file (no random init, no second copy), a module with real parameters is
 /// overwritten in place.
 /// </summary>
-public static class WeightLoader
+internal static class WeightLoader
 {
     /// <summary>Checks, then loads. Throws <see cref="CheckpointMappingException"/> when anything does not map.</summary>
     /// <param name="component">Name used in messages (unet, vae, ...).</param>

@@ -10,7 +10,7 @@ namespace LcmLora.Checkpoints;
 /// <param name="Entries">Our parameter name to checkpoint reference.</param>
 /// <param name="OwnsKey">True for checkpoint keys that belong to this component.</param>
 /// <param name="IgnorableKey">True for keys released files carry that no module uses (position_ids, logit_scale).</param>
-public sealed record WeightMap(
+internal sealed record WeightMap(
     IReadOnlyDictionary<string, TensorRef> Entries,
     Func<string, bool> OwnsKey,
     Func<string, bool> IgnorableKey)
@@ -47,7 +47,7 @@ public sealed record MappingReport(
     public bool IsComplete => Missing.Count == 0 && Unexpected.Count == 0 && ShapeMismatches.Count == 0;
 
     /// <summary>Compares our shapes with a checkpoint through a map, reading headers only.</summary>
-    public static MappingReport Build(string component, IReadOnlyDictionary<string, long[]> ours, WeightMap map, CheckpointTensors source)
+    internal static MappingReport Build(string component, IReadOnlyDictionary<string, long[]> ours, WeightMap map, CheckpointTensors source)
     {
         var missing = new List<string>();
         var mismatches = new List<string>();

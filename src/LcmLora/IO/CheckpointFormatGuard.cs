@@ -4,7 +4,7 @@ namespace LcmLora.IO;
 /// Refuses pickle-based checkpoints (<c>.ckpt</c>, <c>.pt</c>, <c>.pth</c>, <c>.bin</c>, or any file that starts
 /// like a pickle or a PyTorch zip archive). Unpickling runs arbitrary code, so LcmLora never does it.
 /// </summary>
-public static class CheckpointFormatGuard
+internal static class CheckpointFormatGuard
 {
     private static readonly string[] PickleExtensions = [".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle"];
 

@@ -32,7 +32,7 @@ public enum SafeTensorDType
 }
 
 /// <summary>Sizes, names and TorchSharp equivalents of <see cref="SafeTensorDType"/>.</summary>
-public static class SafeTensorDTypes
+internal static class SafeTensorDTypes
 {
     /// <summary>Bytes per element.</summary>
     public static int Size(this SafeTensorDType t) => t switch

@@ -48,7 +48,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public string FilePath { get; }
 
     /// <summary>The validated header.</summary>
-    public SafeTensorsHeader Header { get; }
+    internal SafeTensorsHeader Header { get; }
 
     /// <summary>Tensor entries in header order.</summary>
     public IReadOnlyList<SafeTensorInfo> Tensors => Header.Tensors;
@@ -96,7 +96,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// bytes are no longer the ones the header described, and reading them could give other weights or crash.
     /// </summary>
     /// <exception cref="SafeTensorsFileChangedException">It changed.</exception>
-    public void ThrowIfChanged()
+    internal void ThrowIfChanged()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var length = RandomAccess.GetLength(_stream.SafeFileHandle);
@@ -110,7 +110,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>The raw little-endian bytes of a tensor, straight from the mapping. Valid until disposal.</summary>
     /// <exception cref="SafeTensorsFileChangedException">The file changed on disk since it was opened.</exception>
     /// <exception cref="SafeTensorsFormatException">The tensor is 2 GiB or larger (read it in row blocks with <see cref="ReadRows"/>).</exception>
-    public ReadOnlySpan<byte> RawBytes(string name)
+    internal ReadOnlySpan<byte> RawBytes(string name)
     {
         var info = Info(name);
         return MappedBytes(info, 0, info.ByteLength);
@@ -124,8 +124,13 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <param name="name">The tensor's key.</param>
     /// <param name="dtype">Wanted element type; default: the on-disk type (float8 becomes float32).</param>
     /// <param name="device">Wanted device; default: CPU.</param>
-    /// <param name="staging">Reused memory for the conversion; default: a temporary allocation.</param>
-    public torch.Tensor Read(string name, torch.ScalarType? dtype = null, torch.Device? device = null, StagingBuffer? staging = null)
+    /// <exception cref="KeyNotFoundException">No such tensor; the message names the file.</exception>
+    /// <exception cref="SafeTensorsFileChangedException">The file changed on disk since it was opened.</exception>
+    public torch.Tensor Read(string name, torch.ScalarType? dtype = null, torch.Device? device = null) => Read(name, dtype, device, null);
+
+    /// <summary>As <see cref="Read(string, torch.ScalarType?, torch.Device?)"/>, converting through <paramref name="staging"/>
+    /// (reused memory; null: a temporary allocation).</summary>
+    internal torch.Tensor Read(string name, torch.ScalarType? dtype, torch.Device? device, StagingBuffer? staging)
     {
         var info = Info(name);
         var rows = info.Shape.Length == 0 ? 1 : info.Shape[0];
@@ -141,7 +146,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <c>in_proj_weight</c>) split into parts costs each part its own size, not the whole tensor's.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The rows are outside the tensor.</exception>
-    public torch.Tensor ReadRows(string name, long first, long count, torch.ScalarType? dtype = null, StagingBuffer? staging = null)
+    internal torch.Tensor ReadRows(string name, long first, long count, torch.ScalarType? dtype = null, StagingBuffer? staging = null)
     {
         var info = Info(name);
         var raw = RowBytes(info, first, count, out var shape);

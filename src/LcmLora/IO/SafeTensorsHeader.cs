@@ -7,7 +7,7 @@ namespace LcmLora.IO;
 /// The parsed and fully validated header of a safetensors file: every rule is checked before any tensor data
 /// is touched, so a lying header can never cause an out-of-range read or an allocation sized by the file.
 /// </summary>
-public sealed class SafeTensorsHeader
+internal sealed class SafeTensorsHeader
 {
     /// <summary>Largest header accepted (the reference implementation's limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;

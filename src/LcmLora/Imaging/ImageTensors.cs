@@ -7,7 +7,7 @@ namespace LcmLora.Imaging;
 /// [-1, 1] becomes <c>(x / 2 + 0.5).clamp(0, 1)</c>, then <c>round(x * 255)</c>; an 8-bit image becomes
 /// <c>x / 255 * 2 - 1</c> for the encoder.
 /// </summary>
-public static class ImageTensors
+internal static class ImageTensors
 {
     /// <summary>Maps a VAE decoder output [B, 3, H, W] in [-1, 1] to [0, 1] (float32, same device).</summary>
     public static torch.Tensor ToUnitRange(torch.Tensor decoded)

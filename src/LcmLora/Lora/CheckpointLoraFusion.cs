@@ -4,11 +4,6 @@ using TorchSharp;
 
 namespace LcmLora.Lora;
 
-/// <summary>One LoRA to bake into a checkpoint.</summary>
-/// <param name="Path">The LoRA file.</param>
-/// <param name="Weight">Its adapter weight (1.0 for LCM-LoRA, e.g. 0.8 for a style).</param>
-public sealed record LoraSpec(string Path, double Weight = 1.0);
-
 /// <summary>What <see cref="CheckpointLoraFusion.Fuse"/> wrote.</summary>
 /// <param name="Output">The file or folder written.</param>
 /// <param name="ChangedTensors">Checkpoint keys whose values changed.</param>
@@ -37,7 +32,7 @@ public static class CheckpointLoraFusion
     /// <param name="floatDType">Write every float tensor in this dtype; default: as stored.</param>
     /// <param name="progress">Receives a short description of each stage.</param>
     /// <param name="cancellationToken">Checked between tensors while loading, fusing and writing.</param>
-    /// <param name="configDir">Configs for fields a single file's shapes leave open (see <see cref="SdxlCheckpoint.Open"/>).</param>
+    /// <param name="configDir">Configs for fields a single file's shapes leave open (see <see cref="SdxlCheckpoint.Open(string, string?, string?)"/>).</param>
     /// <exception cref="LcmLoraInputException">No LoRA, an output that would overwrite the input or has the wrong kind
     /// (checked before anything loads), a folder with weight files that would be copied unfused.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; no output was written.</exception>

@@ -10,7 +10,7 @@ namespace LcmLora.Lora;
 /// values (the fused weights) and every other tensor is copied byte for byte. Header order and <c>__metadata__</c> are
 /// preserved; each tensor keeps its stored dtype unless a float dtype is forced.
 /// </summary>
-public static class FusedCheckpointWriter
+internal static class FusedCheckpointWriter
 {
     /// <summary>Writes <paramref name="outputPath"/> (through a temporary file, moved into place at the end).</summary>
     /// <param name="input">The checkpoint to copy.</param>

@@ -40,7 +40,7 @@ public sealed class LoraAdapterSet : IDisposable
     /// <param name="keepOriginals">Keep a copy of each touched weight so fusion can be undone exactly.</param>
     /// <param name="unetLayersPerBlock">The UNet's layers_per_block for SGM-named LoRAs (inferred when null).</param>
     /// <param name="reloadOriginal">Reads an original weight back (from the mapped checkpoint) instead of keeping copies.</param>
-    public LoraAdapterSet(IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>> components, bool keepOriginals = true, int? unetLayersPerBlock = null,
+    internal LoraAdapterSet(IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>> components, bool keepOriginals = true, int? unetLayersPerBlock = null,
         OriginalWeightReader? reloadOriginal = null)
     {
         foreach (var (c, p) in components) _components[c] = p;
@@ -54,7 +54,7 @@ public sealed class LoraAdapterSet : IDisposable
     /// <param name="modules">Per component, the module whose parameters are fused into.</param>
     /// <param name="keepOriginals">Keep a copy of each touched weight so fusion can be undone exactly.</param>
     /// <param name="reloadOriginal">Reads an original weight back (from the mapped checkpoint) instead of keeping copies.</param>
-    public static LoraAdapterSet FromModules(IReadOnlyDictionary<string, nn.Module> modules, bool keepOriginals = true, OriginalWeightReader? reloadOriginal = null) =>
+    internal static LoraAdapterSet FromModules(IReadOnlyDictionary<string, nn.Module> modules, bool keepOriginals = true, OriginalWeightReader? reloadOriginal = null) =>
         new(modules.ToDictionary(kv => kv.Key,
             kv => (IReadOnlyDictionary<string, Tensor>)kv.Value.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal)),
             keepOriginals, reloadOriginal: reloadOriginal);
@@ -85,7 +85,7 @@ public sealed class LoraAdapterSet : IDisposable
     /// <param name="mode">What to do with keys that do not match.</param>
     /// <exception cref="LoraMismatchException">Strict mode and a key did not match, or nothing matched.</exception>
     /// <exception cref="LoraFormatException">A factor holds NaN or infinity.</exception>
-    public LoraAdapter Add(string name, LoraFile file, double weight = 1.0, LoraMatchMode mode = LoraMatchMode.Auto)
+    internal LoraAdapter Add(string name, LoraFile file, double weight = 1.0, LoraMatchMode mode = LoraMatchMode.Auto)
     {
         if (Find(name) != null) throw new ArgumentException($"An adapter named '{name}' is already in the set.", nameof(name));
         CheckWeight(name, weight);
@@ -102,7 +102,14 @@ public sealed class LoraAdapterSet : IDisposable
         return adapter;
     }
 
-    /// <summary>Opens <paramref name="path"/>, adds it as in <see cref="Add(string, LoraFile, double, LoraMatchMode)"/> and closes it.</summary>
+    /// <summary>Matches the LoRA file at <paramref name="path"/> and loads its factors (the file is closed afterwards). If the set is
+    /// fused it is re-fused with the new adapter.</summary>
+    /// <param name="name">A name unique in this set.</param>
+    /// <param name="path">The LoRA <c>.safetensors</c> file (any supported format).</param>
+    /// <param name="weight">The adapter weight (multiplies alpha / rank).</param>
+    /// <param name="mode">What to do with keys that do not match.</param>
+    /// <exception cref="LoraMismatchException">Strict mode and a key did not match, or nothing matched.</exception>
+    /// <exception cref="LoraFormatException">Not a LoRA file, or a factor holds NaN or infinity.</exception>
     public LoraAdapter Add(string name, string path, double weight = 1.0, LoraMatchMode mode = LoraMatchMode.Auto)
     {
         using var file = LoraFile.Open(path);
@@ -322,4 +329,4 @@ public sealed class LoraAdapterSet : IDisposable
 /// </summary>
 /// <param name="component">unet, text_encoder or text_encoder_2.</param>
 /// <param name="parameter">Our parameter name.</param>
-public delegate Tensor OriginalWeightReader(string component, string parameter);
+internal delegate Tensor OriginalWeightReader(string component, string parameter);

@@ -4,7 +4,7 @@ namespace LcmLora.Lora;
 /// The component names LoRA code works with (diffusers folder names) and the key prefixes that address each
 /// of them in a LoRA file.
 /// </summary>
-public static class LoraComponents
+internal static class LoraComponents
 {
     /// <summary>The UNet; parameter names are diffusers names (<c>down_blocks.1.attentions.0...</c>).</summary>
     public const string UNet = "unet";

@@ -10,7 +10,7 @@ namespace LcmLora.Lora;
 /// <c>.lora.down</c>, <c>lora_linear_layer</c>), LoCon with optional Tucker core, LyCORIS LoHa and LoKr, DoRA.
 /// Opening reads the header and the scalar alphas; factor tensors are read on demand from the memory mapping.
 /// </summary>
-public sealed class LoraFile : IDisposable
+internal sealed class LoraFile : IDisposable
 {
     private readonly SafeTensorsFile? _file;
 

@@ -15,10 +15,10 @@ public enum LoraMatchMode
 /// <summary>A LoRA module and the parameter it adapts.</summary>
 /// <param name="Module">The module in the file.</param>
 /// <param name="Target">Our parameter.</param>
-public sealed record LoraMatch(LoraModule Module, LoraTarget Target);
+internal sealed record LoraMatch(LoraModule Module, LoraTarget Target);
 
 /// <summary>How one component fared against one LoRA file.</summary>
-/// <param name="Component">The component, or <see cref="LoraComponents.Unknown"/> for keys with no known prefix.</param>
+/// <param name="Component">The component (<c>unet</c>, <c>text_encoder</c>, <c>text_encoder_2</c>), or <c>(unknown)</c> for keys with no known prefix.</param>
 /// <param name="ModulesInFile">Modules of the file addressed to this component.</param>
 /// <param name="Matched">How many of them matched a parameter with a fitting shape.</param>
 /// <param name="UnmatchedKeys">Module keys (or unrecognized tensor keys) that address nothing we have.</param>
@@ -51,14 +51,36 @@ public sealed record LoraReport(
     private static string Preview(IReadOnlyList<string> items) => string.Join(", ", items.Take(5)) + (items.Count > 5 ? ", ..." : "");
 }
 
-/// <summary>The outcome of matching one LoRA file against our components.</summary>
-/// <param name="Source">The file.</param>
-/// <param name="Format">Its detected format.</param>
-/// <param name="Mode">The mode applied (never <see cref="LoraMatchMode.Auto"/>).</param>
-/// <param name="Matches">Modules that will be applied, in file order.</param>
-/// <param name="Reports">One report per component involved (ours and those the file addresses).</param>
-public sealed record LoraMatchResult(string Source, LoraFormat Format, LoraMatchMode Mode, IReadOnlyList<LoraMatch> Matches, IReadOnlyList<LoraReport> Reports)
+/// <summary>The outcome of matching one LoRA file against a model's components.</summary>
+public sealed record LoraMatchResult
 {
+    internal LoraMatchResult(string source, LoraFormat format, LoraMatchMode mode, IReadOnlyList<LoraMatch> matches, IReadOnlyList<LoraReport> reports)
+    {
+        Source = source;
+        Format = format;
+        Mode = mode;
+        Matches = matches;
+        Reports = reports;
+    }
+
+    /// <summary>The LoRA file.</summary>
+    public string Source { get; }
+
+    /// <summary>Its detected format (key style, UNet naming, algorithms, components addressed).</summary>
+    public LoraFormat Format { get; }
+
+    /// <summary>The mode applied (never <see cref="LoraMatchMode.Auto"/>).</summary>
+    public LoraMatchMode Mode { get; }
+
+    /// <summary>Modules that will be applied, in file order.</summary>
+    internal IReadOnlyList<LoraMatch> Matches { get; }
+
+    /// <summary>One report per component involved (the model's and those the file addresses), with the matched and unmatched modules.</summary>
+    public IReadOnlyList<LoraReport> Reports { get; }
+
+    /// <summary>Modules that matched a parameter with a fitting shape, over all components.</summary>
+    public int MatchedModules => Matches.Count;
+
     /// <summary>True when every key of the file matched.</summary>
     public bool IsComplete => Reports.All(r => r.IsComplete);
 
@@ -67,7 +89,7 @@ public sealed record LoraMatchResult(string Source, LoraFormat Format, LoraMatch
 }
 
 /// <summary>Matches the modules of a LoRA file to our parameters through a <see cref="LoraNameMap"/>.</summary>
-public static class LoraMatcher
+internal static class LoraMatcher
 {
     /// <summary>Matches, checks shapes (headers only) and applies the mode's policy.</summary>
     /// <exception cref="LoraMismatchException">Strict mode and something did not match; or nothing matched at all.</exception>

@@ -1,7 +1,7 @@
 namespace LcmLora.Lora;
 
 /// <summary>How a module's delta is built from its factors.</summary>
-public enum LoraAlgorithm
+internal enum LoraAlgorithm
 {
     /// <summary>up @ down, optionally through a Tucker core (LoRA, LoCon).</summary>
     LowRank,
@@ -16,7 +16,7 @@ public enum LoraAlgorithm
 /// <c>lora_unet_down_blocks_0_resnets_0_conv1</c>), its tensors, alpha and the shape of the weight delta it
 /// produces. Everything here comes from the header (plus the scalar alpha), so nothing large is read.
 /// </summary>
-public sealed class LoraModule
+internal sealed class LoraModule
 {
     private readonly Dictionary<LoraTensorRole, long[]> _shapes;
 

@@ -24,7 +24,7 @@ public enum LoraNamingScheme
 /// <param name="Component">The component (see <see cref="LoraComponents"/>).</param>
 /// <param name="Parameter">Our parameter name, e.g. <c>down_blocks.0.resnets.0.conv1.weight</c>.</param>
 /// <param name="Scheme">The naming scheme the LoRA key was written in.</param>
-public sealed record LoraTarget(string Component, string Parameter, LoraNamingScheme Scheme)
+internal sealed record LoraTarget(string Component, string Parameter, LoraNamingScheme Scheme)
 {
     /// <summary><c>component.parameter</c>.</summary>
     public override string ToString() => Component + "." + Parameter;
@@ -36,7 +36,7 @@ public sealed record LoraTarget(string Component, string Parameter, LoraNamingSc
 /// in the result. Incoming keys are never split at underscores, so names such as <c>transformer_blocks</c>,
 /// <c>to_out_0</c> or <c>time_emb_proj</c> need no special cases.
 /// </summary>
-public sealed class LoraNameMap
+internal sealed class LoraNameMap
 {
     private readonly Dictionary<string, LoraTarget?> _map = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyDictionary<string, long[]>> _shapes = new(StringComparer.Ordinal);

@@ -1,7 +1,7 @@
 namespace LcmLora.Lora;
 
 /// <summary>What one tensor of a LoRA module holds.</summary>
-public enum LoraTensorRole
+internal enum LoraTensorRole
 {
     /// <summary>Low-rank down projection A: <c>[r, in]</c> or <c>[r, in, kh, kw]</c> (kohya <c>lora_down</c>, PEFT <c>lora_A</c>).</summary>
     Down,

@@ -14,7 +14,7 @@ public static class BuiltInModels
     private static readonly string[] Components = ["unet", "text_encoder", "text_encoder_2", "vae"];
 
     /// <summary>The tiny model's configs.</summary>
-    public static SdxlConfigs TinyConfigs()
+    internal static SdxlConfigs TinyConfigs()
     {
         var root = ConfigFolder();
         return SdxlConfigs.FromFolder(Path.Combine(root, "unet"), Path.Combine(root, "text_encoder"), Path.Combine(root, "text_encoder_2"), Path.Combine(root, "vae"));

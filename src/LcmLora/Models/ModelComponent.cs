@@ -14,7 +14,7 @@ public enum ModelComponent
 }
 
 /// <summary>Names of <see cref="ModelComponent"/> values.</summary>
-public static class ModelComponents
+internal static class ModelComponents
 {
     /// <summary>Every component, in load order.</summary>
     public static IReadOnlyList<ModelComponent> All { get; } = [ModelComponent.Unet, ModelComponent.TextEncoder, ModelComponent.TextEncoder2, ModelComponent.Vae];

@@ -12,7 +12,7 @@ namespace LcmLora.Models;
 /// <param name="TextEncoder">CLIP ViT-L (text_encoder), or null when the model has none (SDXL refiner).</param>
 /// <param name="TextEncoder2">OpenCLIP ViT-bigG with projection (text_encoder_2), or null (SD 1.x).</param>
 /// <param name="Vae">The VAE.</param>
-public sealed record SdxlConfigs(UNetConfig Unet, ClipTextConfig? TextEncoder, ClipTextConfig? TextEncoder2, VaeConfig Vae)
+internal sealed record SdxlConfigs(UNetConfig Unet, ClipTextConfig? TextEncoder, ClipTextConfig? TextEncoder2, VaeConfig Vae)
 {
     /// <summary>The model family (text conditioning, latent scaling, default size).</summary>
     public ModelFamily Family { get; init; } = ModelFamily.Sdxl;

@@ -6,10 +6,10 @@ using TorchSharp;
 namespace LcmLora.Models;
 
 /// <summary>The loaded modules of a model (SDXL, SDXL refiner or SD 1.x), in eval mode, on one device.</summary>
-public sealed class SdxlModels : IDisposable
+internal sealed class SdxlModels : IDisposable
 {
     /// <summary>Groups modules that were built and loaded elsewhere.</summary>
-    public SdxlModels(SdxlConfigs configs, SdxlUNet unet, ClipTextModel? textEncoder, ClipTextModel? textEncoder2, AutoencoderKL vae, torch.Device device, torch.ScalarType dtype)
+    internal SdxlModels(SdxlConfigs configs, SdxlUNet unet, ClipTextModel? textEncoder, ClipTextModel? textEncoder2, AutoencoderKL vae, torch.Device device, torch.ScalarType dtype)
     {
         Configs = configs;
         Unet = unet;
@@ -22,19 +22,19 @@ public sealed class SdxlModels : IDisposable
     }
 
     /// <summary>The architecture.</summary>
-    public SdxlConfigs Configs { get; private set; }
+    internal SdxlConfigs Configs { get; private set; }
 
     /// <summary>The UNet.</summary>
-    public SdxlUNet Unet { get; private set; }
+    internal SdxlUNet Unet { get; private set; }
 
     /// <summary>CLIP ViT-L, or null when the model has none (SDXL refiner).</summary>
-    public ClipTextModel? TextEncoder { get; }
+    internal ClipTextModel? TextEncoder { get; }
 
     /// <summary>OpenCLIP ViT-bigG with projection, or null when the model has none (SD 1.x).</summary>
-    public ClipTextModel? TextEncoder2 { get; }
+    internal ClipTextModel? TextEncoder2 { get; }
 
     /// <summary>The VAE (kept in float32 when the model dtype is float16 and the config asks for upcasting).</summary>
-    public AutoencoderKL Vae { get; }
+    internal AutoencoderKL Vae { get; }
 
     /// <summary>The device every module lives on.</summary>
     public torch.Device Device { get; }
@@ -43,7 +43,7 @@ public sealed class SdxlModels : IDisposable
     public torch.ScalarType DType { get; }
 
     /// <summary>The modules present, by component name (unet, text_encoder, text_encoder_2, vae).</summary>
-    public IReadOnlyDictionary<string, torch.nn.Module> Components
+    internal IReadOnlyDictionary<string, torch.nn.Module> Components
     {
         get
         {

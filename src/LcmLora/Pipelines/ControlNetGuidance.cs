@@ -22,5 +22,5 @@ public sealed record ControlNetGuidance(SdxlControlNet Model, RgbImage Image)
     public double GuidanceEnd { get; init; } = 1.0;
 
     /// <summary>Whether the ControlNet acts at step <paramref name="index"/> of <paramref name="count"/> (diffusers' controlnet_keep).</summary>
-    public bool ActsAt(int index, int count) => !((double)index / count < GuidanceStart || (double)(index + 1) / count > GuidanceEnd);
+    internal bool ActsAt(int index, int count) => !((double)index / count < GuidanceStart || (double)(index + 1) / count > GuidanceEnd);
 }

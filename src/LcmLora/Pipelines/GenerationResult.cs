@@ -7,7 +7,7 @@ namespace LcmLora.Pipelines;
 public sealed class GenerationResult : IDisposable
 {
     /// <summary>Creates the result.</summary>
-    public GenerationResult(IReadOnlyList<RgbImage> images, ulong? seed, IReadOnlyList<float> timesteps, IReadOnlyList<string> warnings,
+    internal GenerationResult(IReadOnlyList<RgbImage> images, ulong? seed, IReadOnlyList<float> timesteps, IReadOnlyList<string> warnings,
         torch.Tensor? imageTensor, torch.Tensor? latents, TimeSpan elapsed,
         torch.ScalarType dtype = torch.ScalarType.Float32, GenerationTimings? timings = null)
     {

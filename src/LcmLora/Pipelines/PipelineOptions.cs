@@ -26,7 +26,7 @@ public sealed record PipelineOptions
     public string? Tokenizer2Dir { get; init; }
 
     /// <summary>The complete architecture, used as given (skips reading it from a single file's shapes).</summary>
-    public SdxlConfigs? Configs { get; init; }
+    internal SdxlConfigs? Configs { get; init; }
 
     /// <summary>
     /// Configs for the fields a single file's shapes leave open (a non-standard file): a diffusers pipeline folder, a

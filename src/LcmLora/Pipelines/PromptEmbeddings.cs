@@ -9,7 +9,7 @@ namespace LcmLora.Pipelines;
 /// </summary>
 /// <param name="Embeds"><c>[B, 77 x chunks, width]</c>.</param>
 /// <param name="Pooled"><c>[B, 1280]</c> for SDXL; null for SD 1.x.</param>
-public sealed record PromptEmbeddings(torch.Tensor Embeds, torch.Tensor? Pooled) : IDisposable
+internal sealed record PromptEmbeddings(torch.Tensor Embeds, torch.Tensor? Pooled) : IDisposable
 {
     /// <summary>Frees both tensors.</summary>
     public void Dispose()

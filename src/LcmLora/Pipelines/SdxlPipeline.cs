@@ -39,7 +39,7 @@ public sealed class SdxlPipeline : IDisposable
     /// <param name="tokenizer">Tokenizer of text encoder 1 (pads with &lt;|endoftext|&gt;).</param>
     /// <param name="tokenizer2">Tokenizer of text encoder 2 (pads with '!'); unused by SD 1.x.</param>
     /// <param name="scheduler">The default scheduler; null: LCM with SDXL's noise schedule.</param>
-    public SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
+    internal SdxlPipeline(SdxlModels models, ClipTokenizer tokenizer, ClipTokenizer tokenizer2, IScheduler? scheduler = null)
     {
         NativeRuntime.ConfigureLoadedTorch();
         Models = models;
@@ -187,7 +187,13 @@ public sealed class SdxlPipeline : IDisposable
     }
 
     /// <summary>The modules.</summary>
-    public SdxlModels Models { get; }
+    internal SdxlModels Models { get; }
+
+    /// <summary>The device the models run on (e.g. to load a ControlNet beside them with <see cref="ComponentCheckpoint.LoadControlNet(string, torch.Device?, torch.ScalarType?)"/>).</summary>
+    public torch.Device Device => Models.Device;
+
+    /// <summary>The compute dtype of the UNet and text encoders (<see cref="PrecisionChoice.DType"/> of <see cref="Precision"/>).</summary>
+    public torch.ScalarType DType => Models.DType;
 
     /// <summary>The compute dtype of the models, why it was chosen, and a warning when it will be slow here.</summary>
     public PrecisionChoice Precision { get; private init; }

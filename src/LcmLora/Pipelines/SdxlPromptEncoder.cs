@@ -11,7 +11,7 @@ namespace LcmLora.Pipelines;
 /// of encoder 2. Optionally, long prompts are encoded in 75-token chunks (each wrapped in BOS/EOS and padded)
 /// whose embeddings are concatenated along the sequence; the pooled embedding then comes from the first chunk.
 /// </summary>
-public sealed class SdxlPromptEncoder : IPromptEncoder
+internal sealed class SdxlPromptEncoder : IPromptEncoder
 {
     /// <inheritdoc/>
     bool IPromptEncoder.ZerosForMissingNegative => true;

@@ -10,7 +10,7 @@ namespace LcmLora.Runtime;
 /// Written by hand because no served .NET package edits ELF version records; the format is small and fixed
 /// (System V gABI, "Symbol Versioning").
 /// </summary>
-public static class ElfVersionNeeds
+internal static class ElfVersionNeeds
 {
     /// <summary>The flag that tells the loader a missing version is acceptable.</summary>
     public const ushort VerFlagWeak = 0x2;

@@ -9,7 +9,7 @@ namespace LcmLora.Runtime;
 /// <see cref="Trim"/> between phases (after loading and after the loop): measured on full-size SDXL, see
 /// docs/performance.md. Hand-written P/Invoke because .NET exposes no allocator control.
 /// </summary>
-public static class NativeHeap
+internal static class NativeHeap
 {
     private static bool _unavailable;
 

@@ -20,7 +20,7 @@ namespace LcmLora.Runtime;
 public static class NativeRuntime
 {
     /// <summary>The file name of the shim that defines <c>std::ios_base_library_init()</c>.</summary>
-    public const string ShimFileName = "libLcmLoraStdcxxShim.so";
+    internal const string ShimFileName = "libLcmLoraStdcxxShim.so";
 
     internal const string MissingVersion = "GLIBCXX_3.4.32";
     private const string MissingSymbol = "_ZSt21ios_base_library_initv";
@@ -118,7 +118,7 @@ public static class NativeRuntime
     }
 
     /// <summary>True when the host's libstdc++ already defines <c>GLIBCXX_3.4.32</c>.</summary>
-    public static bool HostHasRequiredLibStdCxx()
+    internal static bool HostHasRequiredLibStdCxx()
     {
         var handle = Dl.Open("libstdc++.so.6", Dl.RtldLazy);
         if (handle == IntPtr.Zero) return false;
@@ -126,7 +126,7 @@ public static class NativeRuntime
     }
 
     /// <summary>The folders in which the application's copies of TorchSharp's native library can live.</summary>
-    public static IEnumerable<string> CandidateDirectories()
+    internal static IEnumerable<string> CandidateDirectories()
     {
         var dirs = new List<string> { AppContext.BaseDirectory };
         var torchSharp = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == "TorchSharp")?.Location;

@@ -34,7 +34,7 @@ public static class SdxlTokenizers
     }
 
     /// <summary>Writes the built-in tokenizer folders to the cache (once) and returns their parent folder.</summary>
-    public static string ExtractBuiltIn() => ResourceCache.Folder("sdxl-tokenizers",
+    internal static string ExtractBuiltIn() => ResourceCache.Folder("sdxl-tokenizers",
         new[] { "tokenizer", "tokenizer_2" }.SelectMany(sub => new[]
         {
             new ResourceCache.Entry("LcmLora.Text.Resources.vocab.json.gz", Path.Combine(sub, "vocab.json"), Gzip: true),

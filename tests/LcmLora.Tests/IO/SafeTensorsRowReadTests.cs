@@ -41,12 +41,12 @@ public class SafeTensorsRowReadTests : TempDirectoryTest
         var bf = torch.randn(new long[] { 9, 2 }, generator: gen).to(torch.ScalarType.BFloat16);
         using var file = SafeTensorsFile.Open(Write(("big", big), ("small", small), ("bf", bf)));
         using var staging = new StagingBuffer();
-        var a = file.Read("big", torch.ScalarType.Float32, staging: staging);
+        var a = file.Read("big", torch.ScalarType.Float32, null, staging);
         var capacity = staging.Capacity;
         Assert.Equal(64 * 33 * 2, capacity);
-        var b = file.Read("small", torch.ScalarType.Float32, staging: staging);
+        var b = file.Read("small", torch.ScalarType.Float32, null, staging);
         Assert.Equal(capacity, staging.Capacity); // reused, not regrown
-        var c = file.Read("bf", torch.ScalarType.Float32, staging: staging);
+        var c = file.Read("bf", torch.ScalarType.Float32, null, staging);
         // Results own their memory: overwriting the staging buffer later must not change earlier results.
         TensorAssert.Identical(big.to(torch.ScalarType.Float32), a);
         TensorAssert.Identical(small.to(torch.ScalarType.Float32), b);

@@ -3,7 +3,7 @@ using TorchSharp;
 namespace LcmLora.Models.Clip;
 
 /// <summary>The MLP activation of a CLIP text encoder (transformers' <c>hidden_act</c>).</summary>
-public enum ClipActivation
+internal enum ClipActivation
 {
     /// <summary><c>quick_gelu</c>: <c>x * sigmoid(1.702 x)</c> (OpenAI CLIP ViT-L, SDXL's first text encoder).</summary>
     QuickGelu,
@@ -13,7 +13,7 @@ public enum ClipActivation
 }
 
 /// <summary>Parsing and applying <see cref="ClipActivation"/>.</summary>
-public static class ClipActivationExtensions
+internal static class ClipActivationExtensions
 {
     /// <summary>The config.json spelling of the activation.</summary>
     public static string ConfigName(this ClipActivation activation) => activation switch

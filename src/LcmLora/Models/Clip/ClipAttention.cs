@@ -9,7 +9,7 @@ namespace LcmLora.Models.Clip;
 /// <c>q_proj</c>, <c>k_proj</c>, <c>v_proj</c> and <c>out_proj</c>, computed by scaled dot-product attention with
 /// the causal flag (SDXL passes no padding mask).
 /// </summary>
-public sealed class ClipAttention : nn.Module<Tensor, Tensor>
+internal sealed class ClipAttention : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
     private readonly Linear q_proj;

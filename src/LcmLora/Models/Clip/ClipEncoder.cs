@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Models.Clip;
 
 /// <summary>The stack of CLIP text layers (transformers' <c>CLIPEncoder</c>, parameters under <c>layers.N</c>).</summary>
-public sealed class ClipEncoder : nn.Module<Tensor, Tensor>
+internal sealed class ClipEncoder : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
     private readonly ModuleList<ClipEncoderLayer> layers;

@@ -8,7 +8,7 @@ namespace LcmLora.Models.Clip;
 /// One pre-LayerNorm transformer layer of a CLIP text encoder (transformers' <c>CLIPEncoderLayer</c>):
 /// <c>x + self_attn(layer_norm1(x))</c>, then <c>+ mlp(layer_norm2(.))</c>.
 /// </summary>
-public sealed class ClipEncoderLayer : nn.Module<Tensor, Tensor>
+internal sealed class ClipEncoderLayer : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
     private readonly ClipAttention self_attn;

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LcmLora.Models.Clip;
 
 /// <summary>The feed-forward block of a CLIP text layer: <c>fc2(act(fc1(x)))</c> (transformers' <c>CLIPMLP</c>).</summary>
-public sealed class ClipMlp : nn.Module<Tensor, Tensor>
+internal sealed class ClipMlp : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
     private readonly Linear fc1;

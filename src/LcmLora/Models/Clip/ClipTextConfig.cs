@@ -23,7 +23,7 @@ namespace LcmLora.Models.Clip;
 /// <c>eos_token_id</c>. With the value 2 (both SDXL configs) the pooled output is taken at the first occurrence of
 /// the largest token id, as transformers' legacy path does; otherwise at the first occurrence of this id.
 /// </param>
-public sealed record ClipTextConfig(
+internal sealed record ClipTextConfig(
     int VocabSize,
     int HiddenSize,
     int IntermediateSize,

@@ -7,7 +7,7 @@ namespace LcmLora.Models.Clip;
 /// Token plus learned position embeddings (transformers' <c>CLIPTextEmbeddings</c>). Positions are 0..S-1, taken
 /// as the first S rows of <c>position_embedding</c>; no <c>position_ids</c> buffer is registered.
 /// </summary>
-public sealed class ClipTextEmbeddings : nn.Module<Tensor, Tensor>
+internal sealed class ClipTextEmbeddings : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
     private readonly EmbeddingTable token_embedding;

@@ -1,7 +1,7 @@
 namespace LcmLora.Models.Clip;
 
 /// <summary>Token ids or a layer index that a CLIP text encoder cannot take.</summary>
-public sealed class ClipTextInputException : LcmLoraInputException
+internal sealed class ClipTextInputException : LcmLoraInputException
 {
     /// <summary>Creates the exception.</summary>
     public ClipTextInputException(string message) : base(message) { }

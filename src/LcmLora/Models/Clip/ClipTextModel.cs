@@ -11,7 +11,7 @@ namespace LcmLora.Models.Clip;
 /// (<c>text_model.*</c> and <c>text_projection.weight</c>), so a diffusers folder loads without a table.
 /// </summary>
 /// <remarks>Inference only: call inside <c>torch.inference_mode()</c> or <c>torch.no_grad()</c>.</remarks>
-public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
+internal sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
     private readonly ClipTextTransformer text_model;

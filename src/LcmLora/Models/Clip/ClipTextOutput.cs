@@ -18,7 +18,7 @@ namespace LcmLora.Models.Clip;
 /// when the run stopped early.
 /// </param>
 /// <param name="TextEmbeds"><c>[B, projection]</c> = <c>text_projection(Pooled)</c> for models with a projection; otherwise null.</param>
-public sealed record ClipTextOutput(
+internal sealed record ClipTextOutput(
     Tensor? LastHiddenState,
     IReadOnlyList<Tensor> HiddenStates,
     Tensor? SelectedHiddenState,

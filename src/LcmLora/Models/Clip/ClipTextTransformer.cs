@@ -8,7 +8,7 @@ namespace LcmLora.Models.Clip;
 /// The body of a CLIP text encoder (transformers' <c>CLIPTextTransformer</c>, stored under <c>text_model.</c>):
 /// embeddings, the causal layer stack and <c>final_layer_norm</c>, plus end-of-text pooling.
 /// </summary>
-public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor>
+internal sealed class ClipTextTransformer : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the transformers parameter path segments
     private readonly ClipTextEmbeddings embeddings;

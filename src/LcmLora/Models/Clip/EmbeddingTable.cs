@@ -11,7 +11,7 @@ namespace LcmLora.Models.Clip;
 /// created with <c>torch.empty</c> on the requested device, so a meta build costs nothing and the checkpoint loader
 /// materializes it like any other parameter.
 /// </summary>
-public sealed class EmbeddingTable : nn.Module<Tensor, Tensor>
+internal sealed class EmbeddingTable : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the table: standard-normal values like <c>nn.Embedding</c> on real devices, no memory on meta.</summary>
     public EmbeddingTable(long count, long dim, Device? device = null, ScalarType? dtype = null) : base(nameof(EmbeddingTable))

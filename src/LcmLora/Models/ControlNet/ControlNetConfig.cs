@@ -7,7 +7,7 @@ namespace LcmLora.Models.ControlNet;
 /// the UNet encoder half it copies (<see cref="Unet"/>, read from the same config fields as a UNet's, with or without
 /// the text_time add-embedding) plus the conditioning embedding that turns the control image into latent-sized features.
 /// </summary>
-public sealed record ControlNetConfig
+internal sealed record ControlNetConfig
 {
     /// <summary>Where the config came from (used in error messages).</summary>
     public string Source { get; init; } = nameof(ControlNetConfig);

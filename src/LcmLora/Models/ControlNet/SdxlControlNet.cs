@@ -26,7 +26,7 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     /// <param name="config">The architecture; validated first.</param>
     /// <param name="device">Where to create the parameters (<c>torch.device("meta")</c> builds without memory).</param>
     /// <param name="dtype">Parameter dtype (default float32).</param>
-    public SdxlControlNet(ControlNetConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(SdxlControlNet))
+    internal SdxlControlNet(ControlNetConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(SdxlControlNet))
     {
         config.Validate();
         Config = config;
@@ -42,7 +42,7 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     }
 
     /// <summary>The architecture.</summary>
-    public ControlNetConfig Config { get; }
+    internal ControlNetConfig Config { get; }
 
     /// <summary>
     /// One call as diffusers' <c>controlnet(sample, timestep, encoder_hidden_states, controlnet_cond,
@@ -58,7 +58,7 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     }
 
     /// <summary>The step-independent text_time embedding, as <see cref="SdxlUNet.ConditioningEmbedding"/> (the ControlNet has its own copy of the weights).</summary>
-    public Tensor ConditioningEmbedding(Tensor textEmbeds, Tensor timeIds) => _encoder.ConditioningEmbedding(textEmbeds, timeIds);
+    internal Tensor ConditioningEmbedding(Tensor textEmbeds, Tensor timeIds) => _encoder.ConditioningEmbedding(textEmbeds, timeIds);
 
     /// <summary>
     /// The residuals for one denoising step, already multiplied by <paramref name="scale"/> (diffusers'
@@ -70,7 +70,7 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>; null for a ControlNet without added conditioning (SD 1.x).</param>
     /// <param name="controlImage">The control image <c>[B, 3, h*f, w*f]</c> in [0, 1] (f = <see cref="ControlNetConfig.DownscaleFactor"/>).</param>
     /// <param name="scale">controlnet_conditioning_scale.</param>
-    public ControlNetResiduals Residuals(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor controlImage, double scale)
+    internal ControlNetResiduals Residuals(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor controlImage, double scale)
     {
         _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding, null);
         var f = Config.DownscaleFactor;
@@ -111,7 +111,7 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
 public sealed record ControlNetResiduals(IReadOnlyList<Tensor> Down, Tensor Mid) : IDisposable
 {
     /// <summary>Adds another ControlNet's residuals (several ControlNets: diffusers' MultiControlNetModel sums them).</summary>
-    public ControlNetResiduals Plus(ControlNetResiduals other) =>
+    internal ControlNetResiduals Plus(ControlNetResiduals other) =>
         new(Down.Zip(other.Down, (a, b) => a + b).ToArray(), Mid + other.Mid);
 
     /// <summary>Frees the tensors.</summary>

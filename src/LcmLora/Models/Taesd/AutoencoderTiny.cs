@@ -14,7 +14,7 @@ namespace LcmLora.Models.Taesd;
 /// parameters' device and dtype. <see cref="forward"/> decodes; diffusers' own <c>forward</c> (an encode, uint8
 /// quantize, decode round trip for training) is not reproduced.
 /// </remarks>
-public sealed class AutoencoderTiny : nn.Module<Tensor, Tensor>
+internal sealed class AutoencoderTiny : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
     private readonly EncoderTiny? encoder;

@@ -10,7 +10,7 @@ namespace LcmLora.Models.Taesd;
 /// <c>conv.0</c>, <c>conv.2</c>, <c>conv.4</c>) and <c>skip</c> is the identity, or a bias-free 1x1 conv when the
 /// widths differ.
 /// </summary>
-public sealed class AutoencoderTinyBlock : nn.Module<Tensor, Tensor>
+internal sealed class AutoencoderTinyBlock : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
     private readonly Sequential conv;

@@ -11,7 +11,7 @@ namespace LcmLora.Models.Taesd;
 /// nearest upsample and a bias-free 3x3 conv (the last level: no upsample, a biased conv to the image channels).
 /// The sequence yields an image in [0, 1] (unclamped); <see cref="forward"/> returns it as <c>x * 2 - 1</c>.
 /// </summary>
-public sealed class DecoderTiny : nn.Module<Tensor, Tensor>
+internal sealed class DecoderTiny : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
     private readonly Sequential layers;

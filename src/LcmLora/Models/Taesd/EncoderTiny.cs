@@ -10,7 +10,7 @@ namespace LcmLora.Models.Taesd;
 /// the image, then per level a bias-free stride-2 3x3 conv (from the second level on) and that level's blocks,
 /// and a final 3x3 conv to the latent channels. Takes an image in [-1, 1] and feeds it as <c>(x + 1) / 2</c>.
 /// </summary>
-public sealed class EncoderTiny : nn.Module<Tensor, Tensor>
+internal sealed class EncoderTiny : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
     private readonly Sequential layers;

@@ -6,7 +6,7 @@ namespace LcmLora.Models.Taesd;
 /// The activation inside the tiny autoencoder's blocks (diffusers' <c>act_fn</c>, resolved by <c>get_activation</c>).
 /// Every released TAESD uses <see cref="Relu"/>. The block's final <c>fuse</c> is always a ReLU, whatever this is.
 /// </summary>
-public enum TaesdActivation
+internal enum TaesdActivation
 {
     /// <summary><c>relu</c>.</summary>
     Relu,
@@ -22,7 +22,7 @@ public enum TaesdActivation
 }
 
 /// <summary>Parsing <see cref="TaesdActivation"/> and building it as a layer.</summary>
-public static class TaesdActivationExtensions
+internal static class TaesdActivationExtensions
 {
     /// <summary>The config.json spelling.</summary>
     public static string ConfigName(this TaesdActivation activation) => activation switch

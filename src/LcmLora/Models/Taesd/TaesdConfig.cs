@@ -26,7 +26,7 @@ namespace LcmLora.Models.Taesd;
 /// <param name="ForceUpcast">
 /// <c>force_upcast</c> as stored. diffusers' <c>AutoencoderTiny</c> overrides it to false when it builds the model.
 /// </param>
-public sealed record TaesdConfig(
+internal sealed record TaesdConfig(
     int InChannels,
     int OutChannels,
     IReadOnlyList<int> EncoderBlockOutChannels,

@@ -3,7 +3,7 @@ using LcmLora.Checkpoints;
 namespace LcmLora.Models.Taesd;
 
 /// <summary>The key layout of TAESD weights (see <see cref="TaesdKeyMap"/>).</summary>
-public enum TaesdLayout
+internal enum TaesdLayout
 {
     /// <summary>diffusers <c>AutoencoderTiny</c>: <c>encoder.layers.N...</c> / <c>decoder.layers.N...</c> in one file.</summary>
     Diffusers,
@@ -15,14 +15,14 @@ public enum TaesdLayout
 /// <summary>What <see cref="TaesdDetector.Detect"/> found in one file's keys.</summary>
 /// <param name="Layout">The key layout.</param>
 /// <param name="Parts">Which halves the file holds (an original file holds exactly one).</param>
-public sealed record TaesdDetection(TaesdLayout Layout, TaesdParts Parts);
+internal sealed record TaesdDetection(TaesdLayout Layout, TaesdParts Parts);
 
 /// <summary>
 /// Tells TAESD weights from other checkpoints by their keys alone (no tensor is read). A TAESD file holds nothing
 /// but conv layers and conv blocks in numbered sequences; an <c>AutoencoderKL</c> has <c>up_blocks</c>/<c>mid_block</c>
 /// (diffusers) or <c>first_stage_model.</c>/<c>decoder.up.</c> (original single file) keys, so it never matches.
 /// </summary>
-public static class TaesdDetector
+internal static class TaesdDetector
 {
     private static readonly string[] AutoencoderKlMarkers =
     [

@@ -14,7 +14,7 @@ namespace LcmLora.Models.Taesd;
 /// <param name="ConfigJson">The diffusers <c>config.json</c> beside it, when present.</param>
 /// <param name="EncoderFile">The original encoder file (<see cref="TaesdLayout.Original"/>), or null.</param>
 /// <param name="DecoderFile">The original decoder file (<see cref="TaesdLayout.Original"/>), or null.</param>
-public sealed record TaesdFiles(
+internal sealed record TaesdFiles(
     string Source,
     TaesdLayout Layout,
     TaesdParts Parts,

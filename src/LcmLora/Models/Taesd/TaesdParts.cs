@@ -2,7 +2,7 @@ namespace LcmLora.Models.Taesd;
 
 /// <summary>Which halves of a tiny autoencoder a model holds: previews need only the decoder.</summary>
 [Flags]
-public enum TaesdParts
+internal enum TaesdParts
 {
     /// <summary>The encoder (image to latents).</summary>
     Encoder = 1,

@@ -17,7 +17,7 @@ namespace LcmLora.Models.Unet;
 /// Inference only: call under <c>torch.no_grad()</c> or <c>torch.inference_mode()</c>.
 /// </para>
 /// </summary>
-public sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>
+internal sealed class SdxlUNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
     private readonly ModuleList<UNetUpBlock> up_blocks;

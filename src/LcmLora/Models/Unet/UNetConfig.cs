@@ -9,7 +9,7 @@ namespace LcmLora.Models.Unet;
 /// one entry per down block (as diffusers does internally). Build it with <see cref="FromJson(string)"/> or use
 /// <see cref="SdxlBase"/>; <see cref="Validate"/> rejects what <see cref="SdxlUNet"/> does not implement.
 /// </summary>
-public sealed record UNetConfig
+internal sealed record UNetConfig
 {
     /// <summary>Block type names accepted in <see cref="DownBlockTypes"/>.</summary>
     public const string DownBlock = "DownBlock2D", CrossAttnDownBlock = "CrossAttnDownBlock2D";

@@ -15,7 +15,7 @@ namespace LcmLora.Models.Vae;
 /// <c>[B, 3, H, W]</c> in [-1, 1]. Inference only: call under <c>torch.no_grad()</c> or <c>torch.inference_mode()</c>.
 /// </para>
 /// </summary>
-public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
+internal sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the diffusers parameter path segments
     private readonly VaeEncoder encoder;

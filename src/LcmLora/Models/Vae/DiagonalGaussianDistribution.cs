@@ -8,7 +8,7 @@ namespace LcmLora.Models.Vae;
 /// <see cref="Mean"/> and <see cref="LogVar"/> (clamped to [-30, 20]), <see cref="Std"/> = exp(0.5 * logvar).
 /// Owns its tensors; dispose it (or let an enclosing dispose scope do it).
 /// </summary>
-public sealed class DiagonalGaussianDistribution : IDisposable
+internal sealed class DiagonalGaussianDistribution : IDisposable
 {
     /// <summary>Splits encoder moments <c>[B, 2L, h, w]</c> into the distribution's parameters.</summary>
     public DiagonalGaussianDistribution(Tensor moments)

@@ -7,7 +7,7 @@ namespace LcmLora.Models.Vae;
 /// The architecture and latent scaling of a diffusers <c>AutoencoderKL</c>. Build it with <see cref="FromJson(string)"/>
 /// or use <see cref="SdxlBase"/>; <see cref="Validate"/> rejects what <see cref="AutoencoderKL"/> does not implement.
 /// </summary>
-public sealed record VaeConfig
+internal sealed record VaeConfig
 {
     /// <summary>Block type accepted in <see cref="DownBlockTypes"/>.</summary>
     public const string DownEncoderBlock = "DownEncoderBlock2D";

@@ -7,7 +7,7 @@ namespace LcmLora.Pipelines.Decoding;
 /// Decodes with TAESD-XL (<see cref="AutoencoderTiny"/>): raw UNet latents (scaling factor 1), about a twentieth of the
 /// full VAE's work, slightly softer detail. Used as the final decoder when speed matters or for per-step previews.
 /// </summary>
-public sealed class TaesdLatentDecoder : ILatentDecoder
+internal sealed class TaesdLatentDecoder : ILatentDecoder
 {
     private readonly AutoencoderTiny _taesd;
 

@@ -8,7 +8,7 @@ namespace LcmLora.Pipelines.Decoding;
 /// (or <c>latents * std / scaling + mean</c> when the config has latents_mean/std), in the VAE's own dtype (float32
 /// when the model was loaded in half precision with force_upcast), optionally tiled.
 /// </summary>
-public sealed class VaeLatentDecoder : ILatentDecoder
+internal sealed class VaeLatentDecoder : ILatentDecoder
 {
     private readonly AutoencoderKL _vae;
     private readonly Action<AutoencoderKL>? _loadEncoder;
