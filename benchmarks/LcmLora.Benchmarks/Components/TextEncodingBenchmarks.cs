@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using LcmLora.Benchmarks.Flops;
 using LcmLora.Benchmarks.Jobs;
 using LcmLora.Benchmarks.Setup;
+using LcmLora.Models;
 using LcmLora.Models.Clip;
 using LcmLora.Pipelines;
 using LcmLora.Text;
@@ -33,8 +34,8 @@ public class TextEncodingBenchmarks
     {
         BenchModels.Init();
         using var checkpoint = BenchModels.Open(Model);
-        _encoder = BenchModels.LoadComponent<ClipTextModel>(checkpoint, "text_encoder");
-        _encoder2 = BenchModels.LoadComponent<ClipTextModel>(checkpoint, "text_encoder_2");
+        _encoder = BenchModels.LoadComponent<ClipTextModel>(checkpoint, ModelComponent.TextEncoder);
+        _encoder2 = BenchModels.LoadComponent<ClipTextModel>(checkpoint, ModelComponent.TextEncoder2);
         var (tokenizer, tokenizer2) = SdxlTokenizers.BuiltIn();
         _promptEncoder = new SdxlPromptEncoder(tokenizer, _encoder, tokenizer2, _encoder2);
     }

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using LcmLora.Benchmarks.Flops;
 using LcmLora.Benchmarks.Jobs;
 using LcmLora.Benchmarks.Setup;
+using LcmLora.Models;
 using LcmLora.Models.Unet;
 using TorchSharp;
 
@@ -35,7 +36,7 @@ public class UNetStepBenchmarks
         BenchModels.Init();
         using (var checkpoint = BenchModels.Open(Model))
         {
-            _unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, "unet");
+            _unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, ModelComponent.Unet);
             _inputs = BenchInputs.Create(checkpoint.Configs, Batch);
         }
         using var _ = torch.inference_mode();

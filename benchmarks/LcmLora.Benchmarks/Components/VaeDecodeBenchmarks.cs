@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using LcmLora.Benchmarks.Flops;
 using LcmLora.Benchmarks.Jobs;
 using LcmLora.Benchmarks.Setup;
+using LcmLora.Models;
 using LcmLora.Models.Vae;
 using TorchSharp;
 
@@ -27,7 +28,7 @@ public class VaeDecodeBenchmarks
     {
         BenchModels.Init();
         using var checkpoint = BenchModels.Open(Model);
-        _vae = BenchModels.LoadComponent<AutoencoderKL>(checkpoint, "vae");
+        _vae = BenchModels.LoadComponent<AutoencoderKL>(checkpoint, ModelComponent.Vae);
         using var inputs = BenchInputs.Create(checkpoint.Configs, 1);
         _latents = inputs.Latents / checkpoint.Configs.Vae.ScalingFactor;
     }

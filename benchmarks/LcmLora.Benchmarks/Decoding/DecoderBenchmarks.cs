@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using LcmLora.Benchmarks.Jobs;
 using LcmLora.Benchmarks.Setup;
 using LcmLora.Imaging;
+using LcmLora.Models;
 using LcmLora.Models.Taesd;
 using LcmLora.Models.Vae;
 using TorchSharp;
@@ -31,7 +32,7 @@ public class DecoderBenchmarks
     {
         BenchModels.Init();
         using var checkpoint = BenchModels.Open(BenchModels.Full);
-        _vae = BenchModels.LoadComponent<AutoencoderKL>(checkpoint, "vae");
+        _vae = BenchModels.LoadComponent<AutoencoderKL>(checkpoint, ModelComponent.Vae);
         torch.random.manual_seed(7);
         _taesd = new AutoencoderTiny(TaesdConfig.TaesdXl);
         _taesd.eval();

@@ -1,3 +1,4 @@
+using LcmLora.Models;
 using LcmLora.Models.Clip;
 using LcmLora.Models.Unet;
 using LcmLora.Models.Vae;
@@ -148,7 +149,7 @@ internal static class FlopCounter
     /// (the last layer is skipped), OpenCLIP bigG runs every layer (its pooled output needs the last one).
     /// </summary>
     public static List<FlopOp> SdxlTextEncoders(ClipTextConfig clipL, ClipTextConfig bigG, long batch = 1) =>
-        [.. ClipText(clipL, clipL.NumHiddenLayers - 1, batch, name: "text_encoder"), .. ClipText(bigG, bigG.NumHiddenLayers, batch, name: "text_encoder_2")];
+        [.. ClipText(clipL, clipL.NumHiddenLayers - 1, batch, name: ModelComponent.TextEncoder.Name()), .. ClipText(bigG, bigG.NumHiddenLayers, batch, name: ModelComponent.TextEncoder2.Name())];
 
     /// <summary>Sum of FLOPs.</summary>
     public static double Total(IEnumerable<FlopOp> ops) => ops.Sum(o => o.Flops);

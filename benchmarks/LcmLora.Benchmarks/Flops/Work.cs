@@ -71,12 +71,12 @@ public static class WorkOps
             Work.VaeDecode => FlopCounter.VaeDecode(configs.Vae, 1, latent, latent),
             Work.Image512Lcm4 =>
             [
-                .. FlopCounter.SdxlTextEncoders(configs.TextEncoder, configs.TextEncoder2),
+                .. FlopCounter.SdxlTextEncoders(configs.TextEncoder!, configs.TextEncoder2!),
                 .. FlopCounter.UNetConditioning(configs.Unet, 1),
                 .. Repeat(FlopCounter.UNetStep(configs.Unet, 1, latent, latent), 4),
                 .. FlopCounter.VaeDecode(configs.Vae, 1, latent, latent),
             ],
-            Work.TextEncoders => FlopCounter.SdxlTextEncoders(configs.TextEncoder, configs.TextEncoder2),
+            Work.TextEncoders => FlopCounter.SdxlTextEncoders(configs.TextEncoder!, configs.TextEncoder2!),
             Work.Sgemm4096 => [new LinearOp("mm", 4096, 4096, 4096)],
             Work.Conv3x3 => [ConvShape.Parse(shape ?? throw new ArgumentException("Conv3x3 needs a Shape parameter."))],
             _ => throw new ArgumentOutOfRangeException(nameof(work), work, null),

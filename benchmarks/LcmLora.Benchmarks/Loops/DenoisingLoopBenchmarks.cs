@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using LcmLora.Benchmarks.Flops;
 using LcmLora.Benchmarks.Jobs;
 using LcmLora.Benchmarks.Setup;
+using LcmLora.Models;
 using LcmLora.Models.Unet;
 using LcmLora.Schedulers;
 using TorchSharp;
@@ -33,7 +34,7 @@ public abstract class DenoisingLoopBenchmarks
         BenchModels.Init();
         using (var checkpoint = BenchModels.Open(Model))
         {
-            _unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, "unet");
+            _unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, ModelComponent.Unet);
             _positive = BenchInputs.Create(checkpoint.Configs, 1, seed: 1);
             _negative = BenchInputs.Create(checkpoint.Configs, 1, seed: 2);
         }

@@ -1,4 +1,5 @@
 using LcmLora.Benchmarks.Setup;
+using LcmLora.Models;
 using LcmLora.Models.Unet;
 using TorchSharp;
 
@@ -24,7 +25,7 @@ public static class MemoryCheckCommand
         BenchInputs inputs;
         using (var checkpoint = BenchModels.Open(model))
         {
-            unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, "unet");
+            unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, ModelComponent.Unet);
             inputs = BenchInputs.Create(checkpoint.Configs, batch);
         }
         using (unet)

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using LcmLora.Benchmarks.Jobs;
 using LcmLora.Benchmarks.Setup;
+using LcmLora.Models;
 using LcmLora.Models.Unet;
 using TorchSharp;
 
@@ -32,7 +33,7 @@ public class NativeMemoryFlatnessBenchmarks
         BenchModels.Init();
         using (var checkpoint = BenchModels.Open(BenchModels.Tiny))
         {
-            _unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, "unet");
+            _unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, ModelComponent.Unet);
             _inputs = BenchInputs.Create(checkpoint.Configs, 2);
         }
         using var _ = torch.inference_mode();

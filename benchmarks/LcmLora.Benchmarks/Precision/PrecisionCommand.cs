@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using LcmLora.Benchmarks.Diagnosers;
 using LcmLora.Benchmarks.Setup;
+using LcmLora.Models;
 using LcmLora.Models.Unet;
 using LcmLora.Models.Vae;
 using LcmLora.Pipelines;
@@ -42,7 +43,7 @@ public static class PrecisionCommand
         {
             using var _ = torch.inference_mode();
             var clock = Stopwatch.StartNew();
-            using var unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, "unet", dtype);
+            using var unet = BenchModels.LoadComponent<SdxlUNet>(checkpoint, ModelComponent.Unet, dtype);
             Console.WriteLine($"unet {Name(dtype)}: loaded in {clock.Elapsed.TotalSeconds:0.00} s");
             foreach (var size in sizes)
             {
@@ -59,7 +60,7 @@ public static class PrecisionCommand
         foreach (var dtype in Both)
         {
             using var _ = torch.inference_mode();
-            using var vae = BenchModels.LoadComponent<AutoencoderKL>(checkpoint, "vae", dtype);
+            using var vae = BenchModels.LoadComponent<AutoencoderKL>(checkpoint, ModelComponent.Vae, dtype);
             using var scope = torch.NewDisposeScope();
             var z = (latents.TryGetValue(512, out var l) ? l : torch.randn([1, u.InChannels, 64, 64], generator: g)).to(dtype);
             Report("vae decode 512", dtype, Timed(() => vae.Decode(z), 2), reference);

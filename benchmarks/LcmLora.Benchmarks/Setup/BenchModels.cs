@@ -39,7 +39,7 @@ public static class BenchModels
     /// <summary>Path of a model's checkpoint (written on first use).</summary>
     public static string PathOf(string model) => model switch
     {
-        Tiny => BuiltInModels.TinyRandomFolder(),
+        Tiny => BuiltInCheckpoints.TinyRandomFolder(),
         Full => RandomSdxlCheckpoint.EnsureSingleFile(),
         _ => throw new ArgumentOutOfRangeException(nameof(model), model, $"expected {Tiny} or {Full}"),
     };
@@ -51,22 +51,8 @@ public static class BenchModels
     /// Loads one component (fp32 unless told) on the CPU (built on the meta device, then materialized from the file), in eval
     /// mode: benchmarks of one component need neither the memory nor the load time of the other three.
     /// </summary>
-    public static T LoadComponent<T>(SdxlCheckpoint checkpoint, string component, torch.ScalarType dtype = torch.ScalarType.Float32) where T : torch.nn.Module
-    {
-        var module = SdxlCheckpoint.Build(component, checkpoint.Configs, torch.device("meta"));
-        try
-        {
-            WeightLoader.Load(component, module, checkpoint.MapFor(component, WeightMap.ShapesOf(module).Keys),
-                checkpoint.SourceFor(component), dtype, torch.CPU);
-            module.eval();
-            return (T)module;
-        }
-        catch
-        {
-            module.Dispose();
-            throw;
-        }
-    }
+    public static T LoadComponent<T>(SdxlCheckpoint checkpoint, ModelComponent component, torch.ScalarType dtype = torch.ScalarType.Float32) where T : torch.nn.Module =>
+        (T)checkpoint.LoadComponent(component, dtype, torch.CPU);
 }
 
 /// <summary>The image size every model benchmark uses.</summary>

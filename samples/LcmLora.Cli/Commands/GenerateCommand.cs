@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LcmLora.Checkpoints;
 using LcmLora.Cli.Output;
 using LcmLora.Imaging;
 using LcmLora.IO;
@@ -103,7 +104,7 @@ public static class GenerateCommand
         var quiet = parse.GetValue(o.Quiet) || parse.GetValue(o.Json);
         ComputeThreads.Apply(parse.GetValue(o.Runtime.Threads));
         var modelArg = parse.GetValue(o.Model);
-        var model = modelArg is null ? BuiltInModels.TinyRandomFolder() : HubReferences.Model(modelArg, quiet, ct, parse.GetValue(o.Variant));
+        var model = modelArg is null ? BuiltInCheckpoints.TinyRandomFolder() : HubReferences.Model(modelArg, quiet, ct, parse.GetValue(o.Variant));
         if (modelArg is null && !quiet) Console.Error.WriteLine("lcmlora: no --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
         var options = new PipelineOptions
         {

@@ -3,6 +3,7 @@ using LcmLora.Checkpoints;
 using LcmLora.Cli.Output;
 using LcmLora.IO;
 using LcmLora.Lora;
+using LcmLora.Models;
 
 namespace LcmLora.Cli.Commands;
 

@@ -27,7 +27,7 @@ public sealed class PipelineHost : IImageGenerator, IDisposable
         var o = options.Value;
         var device = ParseDevice(o.Device);
         var precision = ComputePrecisions.Parse(o.DType); // auto by default: bf16 where the CPU/GPU has it, else fp32
-        var modelPath = o.Model is null ? BuiltInModels.TinyRandomFolder() : HuggingFaceCache.Resolve(o.Model);
+        var modelPath = o.Model is null ? BuiltInCheckpoints.TinyRandomFolder() : HuggingFaceCache.Resolve(o.Model);
         if (o.Model is null) log.LogWarning("No --model given: using the built-in tiny SDXL with random weights (it draws noise, not pictures).");
         _pipeline = SdxlPipeline.Load(modelPath, new PipelineOptions { Device = device, Precision = precision, Threads = o.Threads });
         try

@@ -1,3 +1,4 @@
+using LcmLora.Models;
 using LcmLora.Models.ControlNet;
 using LcmLora.Models.Unet;
 using TorchSharp;
@@ -29,7 +30,7 @@ public static class ComponentCheckpoint
     {
         var (files, configPath) = Locate(path);
         var chosen = config ?? (Directory.Exists(path) && configPath is not null ? ControlNetConfig.FromJson(configPath) : InferredControlNetConfig(files, path, configPath));
-        return LoadInto("controlnet", new SdxlControlNet(chosen, torch.device("meta")), files, device, dtype, (module, source) =>
+        return LoadInto(ModelComponent.ControlNet, new SdxlControlNet(chosen, torch.device("meta")), files, device, dtype, (module, source) =>
         {
             var names = WeightMap.ShapesOf(module).Keys;
             // The original layout (ControlNet's own training code): with or without the control_model. prefix.
@@ -55,7 +56,7 @@ public static class ComponentCheckpoint
         var chosen = config ?? (configPath is null
             ? throw new LcmLoraInputException($"{path}: no config.json found beside the UNet weights (a diffusers unet/ folder has one).")
             : UNetConfig.FromJson(configPath));
-        return LoadInto("unet", new SdxlUNet(chosen, torch.device("meta")), files, device, dtype, (module, _) => WeightMap.Identity(WeightMap.ShapesOf(module).Keys));
+        return LoadInto(ModelComponent.Unet, new SdxlUNet(chosen, torch.device("meta")), files, device, dtype, (module, _) => WeightMap.Identity(WeightMap.ShapesOf(module).Keys));
     }
 
     private static (string[] Files, string? ConfigPath) Locate(string path)
@@ -71,13 +72,13 @@ public static class ComponentCheckpoint
         return ([path], File.Exists(beside) ? beside : null);
     }
 
-    private static T LoadInto<T>(string component, T module, string[] files, torch.Device? device, torch.ScalarType? dtype,
+    private static T LoadInto<T>(ModelComponent component, T module, string[] files, torch.Device? device, torch.ScalarType? dtype,
         Func<T, CheckpointTensors, WeightMap> map) where T : torch.nn.Module
     {
         try
         {
             using var source = CheckpointTensors.Open(files);
-            WeightLoader.Load(component, module, map(module, source), source, dtype ?? torch.ScalarType.Float32, device);
+            WeightLoader.Load(component.Name(), module, map(module, source), source, dtype ?? torch.ScalarType.Float32, device);
             module.eval();
             return module;
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LcmLora.Models;
 
 namespace LcmLora.Checkpoints;
 
@@ -12,6 +13,13 @@ internal sealed class DiffusersFolder
 {
     private static readonly string[] WeightStems = ["diffusion_pytorch_model", "model"];
 
+    /// <summary>
+    /// The file a component's weights are saved as: <c>model.safetensors</c> for the text encoders (transformers),
+    /// <c>diffusion_pytorch_model.safetensors</c> for diffusers models.
+    /// </summary>
+    public static string WeightFileName(ModelComponent component) =>
+        (component.IsTextEncoder() ? WeightStems[1] : WeightStems[0]) + ".safetensors";
+
     private DiffusersFolder(string root) => Root = root;
 
     /// <summary>The pipeline folder.</summary>
@@ -19,7 +27,7 @@ internal sealed class DiffusersFolder
 
     /// <summary>True when <paramref name="path"/> is a folder with a model_index.json or a unet/ subfolder.</summary>
     public static bool IsDiffusersFolder(string path) =>
-        Directory.Exists(path) && (File.Exists(Path.Combine(path, "model_index.json")) || Directory.Exists(Path.Combine(path, "unet")));
+        Directory.Exists(path) && (File.Exists(Path.Combine(path, "model_index.json")) || Directory.Exists(Path.Combine(path, ModelComponent.Unet.Name())));
 
     /// <summary>Opens a pipeline folder.</summary>
     /// <exception cref="LcmLoraInputException">It is not one.</exception>
@@ -32,17 +40,17 @@ internal sealed class DiffusersFolder
     }
 
     /// <summary>The component's folder, or null when absent.</summary>
-    public string? ComponentDir(string component)
+    public string? ComponentDir(ModelComponent component)
     {
-        var dir = Path.Combine(Root, component);
+        var dir = Path.Combine(Root, component.Name());
         return Directory.Exists(dir) ? dir : null;
     }
 
     /// <summary>The component's config.json.</summary>
     /// <exception cref="LcmLoraInputException">It is missing.</exception>
-    public string ConfigPath(string component)
+    public string ConfigPath(ModelComponent component)
     {
-        var path = Path.Combine(Root, component, "config.json");
+        var path = Path.Combine(Root, component.Name(), "config.json");
         return File.Exists(path) ? path : throw new LcmLoraInputException($"{path}: missing (every diffusers component folder has a config.json).");
     }
 
@@ -51,8 +59,8 @@ internal sealed class DiffusersFolder
     /// (e.g. "fp16") file; for a sharded checkpoint, every shard named in the index.
     /// </summary>
     /// <exception cref="LcmLoraInputException">No safetensors weights exist (only pickle .bin files, say).</exception>
-    public IReadOnlyList<string> WeightFiles(string component, string? variant = null) =>
-        WeightFilesIn(ComponentDir(component) ?? throw new LcmLoraInputException($"{Path.Combine(Root, component)}: component folder not found."), variant);
+    public IReadOnlyList<string> WeightFiles(ModelComponent component, string? variant = null) =>
+        WeightFilesIn(ComponentDir(component) ?? throw new LcmLoraInputException($"{Path.Combine(Root, component.Name())}: component folder not found."), variant);
 
     /// <summary>The safetensors weight files of one component folder (see <see cref="WeightFiles"/>).</summary>
     public static IReadOnlyList<string> WeightFilesIn(string dir, string? variant = null)

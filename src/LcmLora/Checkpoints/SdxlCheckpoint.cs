@@ -19,9 +19,6 @@ namespace LcmLora.Checkpoints;
 /// </summary>
 public sealed class SdxlCheckpoint : IDisposable
 {
-    /// <summary>Every component name a checkpoint can have, in load order (a given checkpoint has <see cref="Components"/>).</summary>
-    internal static IReadOnlyList<string> ComponentNames { get; } = ModelComponents.All.Select(c => c.Name()).ToList();
-
     private readonly Dictionary<ModelComponent, CheckpointTensors> _sources;
     private readonly FamilyLayout _layout;
     private readonly Dictionary<ModelComponent, ConfigResolver.Resolution> _resolutions;
@@ -138,11 +135,11 @@ public sealed class SdxlCheckpoint : IDisposable
     private static SdxlCheckpoint OpenFolder(string path, SdxlConfigs? configs, string? variant, SuppliedConfigs? supplied)
     {
         var folder = DiffusersFolder.Open(path);
-        var present = ModelComponents.All.Where(c => folder.ComponentDir(c.Name()) is not null).ToList();
+        var present = ModelComponents.All.Where(c => folder.ComponentDir(c) is not null).ToList();
         var sources = new Dictionary<ModelComponent, CheckpointTensors>();
         try
         {
-            foreach (var c in present) sources[c] = CheckpointTensors.Open([.. folder.WeightFiles(c.Name(), variant)]);
+            foreach (var c in present) sources[c] = CheckpointTensors.Open([.. folder.WeightFiles(c, variant)]);
             var layout = FamilyLayout.Of(FolderFamily(present, folder));
             var own = new SuppliedConfigs(folder.Root);
             var resolutions = present.ToDictionary(c => c, c => ConfigResolver.Resolve(c, layout.Family, null,
@@ -161,7 +158,7 @@ public sealed class SdxlCheckpoint : IDisposable
         if (present.Contains(ModelComponent.TextEncoder2)) return present.Contains(ModelComponent.TextEncoder) ? ModelFamily.Sdxl : ModelFamily.SdxlRefiner;
         if (present.Contains(ModelComponent.TextEncoder)) return ModelFamily.Sd15;
         // No text encoder: an SDXL-family UNet has an add-embedding.
-        var unet = System.IO.Path.Combine(folder.Root, "unet", "config.json");
+        var unet = System.IO.Path.Combine(folder.Root, ModelComponent.Unet.Name(), "config.json");
         return File.Exists(unet) && ConfigResolver.ReadObject(unet)["addition_embed_type"] is null ? ModelFamily.Sd15 : ModelFamily.Sdxl;
     }
 
@@ -190,10 +187,7 @@ public sealed class SdxlCheckpoint : IDisposable
     }
 
     /// <summary>The tensors of a component.</summary>
-    internal CheckpointTensors SourceFor(string component) => _sources[ModelComponents.Parse(component)];
-
-    /// <summary>The map from our parameter names to this checkpoint's keys for a component.</summary>
-    internal WeightMap MapFor(string component, IEnumerable<string> ourNames) => MapFor(ModelComponents.Parse(component), ourNames);
+    internal CheckpointTensors SourceFor(ModelComponent component) => _sources[component];
 
     /// <summary>The map from our parameter names to this checkpoint's keys for a component.</summary>
     internal WeightMap MapFor(ModelComponent component, IEnumerable<string> ourNames)
@@ -211,30 +205,12 @@ public sealed class SdxlCheckpoint : IDisposable
     }
 
     private T ShapeConfig<T>(ModelComponent component) where T : class =>
-        _configs is not null ? (T)ConfigOf(_configs, component) : _resolutions[component].ShapeConfig as T ?? throw IncompleteError();
-
-    private static object ConfigOf(SdxlConfigs configs, ModelComponent component) => component switch
-    {
-        ModelComponent.Unet => configs.Unet,
-        ModelComponent.Vae => configs.Vae,
-        _ => configs.TextEncoderConfig(component),
-    };
+        _configs is not null ? (T)_configs.ConfigOf(component) : _resolutions[component].ShapeConfig as T ?? throw IncompleteError();
 
     private static int UniformLayersPerBlock(UNetConfig c) =>
         c.LayersPerBlock.Distinct().Count() == 1
             ? c.LayersPerBlock[0]
             : throw new LcmLoraInputException($"{c.Source}: the original single-file layout needs the same layers_per_block for every block.");
-
-    /// <summary>Builds an empty (meta-device) or allocated module for a component.</summary>
-    internal static torch.nn.Module Build(string component, SdxlConfigs configs, torch.Device? device = null, torch.ScalarType? dtype = null) =>
-        Build(ModelComponents.Parse(component), ConfigOf(configs, ModelComponents.Parse(component)), device, dtype);
-
-    private static torch.nn.Module Build(ModelComponent component, object config, torch.Device? device, torch.ScalarType? dtype) => component switch
-    {
-        ModelComponent.Unet => new SdxlUNet((UNetConfig)config, device, dtype),
-        ModelComponent.Vae => new AutoencoderKL((VaeConfig)config, device, dtype),
-        _ => new ClipTextModel((ClipTextConfig)config, device, dtype),
-    };
 
     /// <summary>
     /// How every component maps onto this checkpoint, from headers only (no weights are read). Computed once: the
@@ -248,9 +224,9 @@ public sealed class SdxlCheckpoint : IDisposable
         var reports = new List<MappingReport>();
         foreach (var c in Components)
         {
-            var config = _configs is not null ? ConfigOf(_configs, c) : _resolutions[c].ShapeConfig;
+            var config = _configs is not null ? _configs.ConfigOf(c) : _resolutions[c].ShapeConfig;
             if (config is null) continue;
-            using var module = Build(c, config, torch.device("meta"), null);
+            using var module = SdxlConfigs.BuildModule(c, config, torch.device("meta"), null);
             var shapes = WeightMap.ShapesOf(module);
             reports.Add(MappingReport.Build(c.Name(), shapes, MapFor(c, shapes.Keys), _sources[c]));
         }
@@ -296,7 +272,7 @@ public sealed class SdxlCheckpoint : IDisposable
             {
                 progress?.Report(c.Name());
                 var componentType = c == ModelComponent.Vae && type == torch.ScalarType.Float16 && configs.Vae.ForceUpcast ? torch.ScalarType.Float32 : type;
-                modules[c] = LoadInto(c, Build(c, ConfigOf(configs, c), torch.device("meta"), null), componentType, dev,
+                modules[c] = LoadInto(c, configs.Build(c, torch.device("meta")), componentType, dev,
                     c == ModelComponent.Vae && !vaeEncoder ? name => !AutoencoderKL.IsEncoderParameter(name) : null, cancellationToken);
             }
             // A load allocates ~180 MB of short-lived managed objects (names, maps, reports) and frees its staging
@@ -326,6 +302,42 @@ public sealed class SdxlCheckpoint : IDisposable
             module.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Loads one component on its own (built on the meta device, each weight materialized from the mapping), in eval
+    /// mode: for work on one component (benchmarks, baking LoRAs into the file) that needs neither the memory nor the
+    /// load time of the others.
+    /// </summary>
+    /// <param name="component">One of <see cref="Components"/>.</param>
+    /// <param name="dtype">The dtype to load in; default: as the file stores the component's weights (float16, bfloat16
+    /// or float64 as they are, anything else as float32).</param>
+    /// <param name="device">Where to put the weights (default CPU).</param>
+    /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
+    /// <exception cref="CheckpointMappingException">The component does not map; nothing is loaded.</exception>
+    internal torch.nn.Module LoadComponent(ModelComponent component, torch.ScalarType? dtype = null, torch.Device? device = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (!_sources.ContainsKey(component)) throw new LcmLoraInputException($"{Path}: holds no {component.Name()}.");
+        var module = Configs.Build(component, torch.device("meta"));
+        torch.ScalarType type;
+        try { type = dtype ?? StoredFloatType(component, WeightMap.ShapesOf(module).Keys); }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+        LoadInto(component, module, type, device ?? torch.CPU, cancellationToken: cancellationToken).eval();
+        return module;
+    }
+
+    /// <summary>The float type the file stores a component's weights in (read from its first weight's header entry).</summary>
+    private torch.ScalarType StoredFloatType(ModelComponent component, IEnumerable<string> ourNames)
+    {
+        var names = ourNames.ToList();
+        var map = MapFor(component, names);
+        var stored = _sources[component].Info(map.Entries[names.First(n => n.EndsWith(".weight", StringComparison.Ordinal))].Key).DType.ToScalarType();
+        return stored is torch.ScalarType.Float16 or torch.ScalarType.BFloat16 or torch.ScalarType.Float64 ? stored : torch.ScalarType.Float32;
     }
 
     /// <summary>Loads the UNet alone (a UNet-only file or folder, such as a full LCM UNet, replacing a model's own).</summary>
@@ -381,7 +393,7 @@ public sealed class SdxlCheckpoint : IDisposable
         ArgumentNullException.ThrowIfNull(vae);
         if (vae.HasEncoderWeights) return;
         var loaded = vae.parameters().First(p => p.device_type != DeviceType.META);
-        WeightLoader.Load("vae", vae, MapFor(ModelComponent.Vae, WeightMap.ShapesOf(vae).Keys), _sources[ModelComponent.Vae], loaded.dtype, loaded.device,
+        WeightLoader.Load(ModelComponent.Vae.Name(), vae, MapFor(ModelComponent.Vae, WeightMap.ShapesOf(vae).Keys), _sources[ModelComponent.Vae], loaded.dtype, loaded.device,
             AutoencoderKL.IsEncoderParameter);
     }
 

@@ -1,5 +1,6 @@
 using LcmLora.Checkpoints;
 using LcmLora.IO;
+using LcmLora.Models;
 using TorchSharp;
 
 namespace LcmLora.Lora;
@@ -24,7 +25,6 @@ public sealed record CheckpointFusionResult(string Output, IReadOnlyList<string>
 /// </remarks>
 public static class CheckpointLoraFusion
 {
-
     /// <summary>Fuses <paramref name="loras"/> into the checkpoint at <paramref name="modelPath"/> and writes <paramref name="outputPath"/>.</summary>
     /// <param name="modelPath">An SDXL single file or diffusers folder.</param>
     /// <param name="loras">The LoRAs and their weights.</param>
@@ -41,24 +41,16 @@ public static class CheckpointLoraFusion
     {
         if (loras.Count == 0) throw new LcmLoraInputException("Give at least one LoRA to fuse.");
         using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir: configDir);
-        // The components LoRAs adapt that this checkpoint holds (UNet and text encoders; never the VAE).
-        var components = checkpoint.Components.Where(c => c != Models.ModelComponent.Vae).Select(Models.ModelComponents.Name).ToList();
-        CheckOutput(checkpoint, outputPath);
+        CheckpointRewrite.CheckOutput(checkpoint, outputPath);
         var modules = new Dictionary<string, torch.nn.Module>();
         try
         {
-            foreach (var c in components)
+            foreach (var c in Adapted(checkpoint))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                progress?.Report($"load {c}");
-                var source = checkpoint.SourceFor(c);
-                var module = SdxlCheckpoint.Build(c, checkpoint.Configs, torch.device("meta"));
-                modules[c] = module;
-                var names = WeightMap.ShapesOf(module).Keys.ToList();
-                var map = checkpoint.MapFor(c, names);
-                var stored = source.Info(map.Entries[names.First(n => n.EndsWith(".weight", StringComparison.Ordinal))].Key).DType.ToScalarType();
-                WeightLoader.Load(c, module, map, source, stored is torch.ScalarType.Float16 or torch.ScalarType.BFloat16 or torch.ScalarType.Float64 ? stored : torch.ScalarType.Float32,
-                    cancellationToken: cancellationToken);
+                progress?.Report($"load {c.Name()}");
+                // In the checkpoint's own dtype: unchanged tensors are copied byte for byte, fused ones cast back once.
+                modules[c.Name()] = checkpoint.LoadComponent(c, cancellationToken: cancellationToken);
             }
             using var set = LoraAdapterSet.FromModules(modules, keepOriginals: false);
             for (var i = 0; i < loras.Count; i++)
@@ -70,9 +62,8 @@ public static class CheckpointLoraFusion
             progress?.Report("fuse");
             set.Fuse(cancellationToken);
             progress?.Report("write");
-            var changed = checkpoint.Layout == CheckpointLayout.SgmSingleFile
-                ? WriteSingleFile(checkpoint, modules, set, outputPath, floatDType, cancellationToken)
-                : WriteFolder(checkpoint, modules, set, outputPath, floatDType, cancellationToken);
+            var fused = Adapted(checkpoint).ToDictionary(c => c, c => new ChangedWeights(modules[c.Name()], set.FusedParameters.GetValueOrDefault(c.Name()) ?? []));
+            var changed = CheckpointRewrite.Write(checkpoint, fused, outputPath, floatDType, cancellationToken);
             return new CheckpointFusionResult(outputPath, changed, set.Reports.ToList());
         }
         finally
@@ -81,155 +72,7 @@ public static class CheckpointLoraFusion
         }
     }
 
-    private static Dictionary<string, torch.Tensor> Replacements(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string component)
-    {
-        if (!set.FusedParameters.TryGetValue(component, out var changed) || changed.Count == 0) return [];
-        var parameters = modules[component].named_parameters().ToDictionary(p => p.name, p => (torch.Tensor)p.parameter, StringComparer.Ordinal);
-        return FusedCheckpointWriter.ToFileKeys(parameters, changed, checkpoint.MapFor(component, parameters.Keys));
-    }
+    /// <summary>The components LoRAs adapt that this checkpoint holds (UNet and text encoders; never the VAE).</summary>
+    private static IEnumerable<ModelComponent> Adapted(SdxlCheckpoint checkpoint) => checkpoint.Components.Where(c => c != ModelComponent.Vae);
 
-    private static List<string> WriteSingleFile(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output,
-        SafeTensorDType? dtype, CancellationToken cancellationToken)
-    {
-        var replacements = checkpoint.Components.Where(c => c != Models.ModelComponent.Vae).Select(Models.ModelComponents.Name).SelectMany(c => Replacements(checkpoint, modules, set, c)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        FusedCheckpointWriter.Write(checkpoint.SourceFor("unet").Files[0], replacements, output, dtype, cancellationToken);
-        return [.. replacements.Keys.Order(StringComparer.Ordinal)];
-    }
-
-    /// <summary>
-    /// Refuses, before anything loads, an output that would overwrite or sit inside the input, an output of the wrong
-    /// kind (a folder for a single file, a file for a folder, a device node), and a folder whose extra weight files
-    /// would be copied unfused.
-    /// </summary>
-    private static void CheckOutput(SdxlCheckpoint checkpoint, string output)
-    {
-        var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(output));
-        var input = Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpoint.Path));
-        if (checkpoint.Layout == CheckpointLayout.SgmSingleFile)
-        {
-            if (SameFile(target, input)) throw new LcmLoraInputException($"{output}: the output would overwrite the input checkpoint.");
-            if (Directory.Exists(target))
-                throw new LcmLoraInputException($"{output}: is a folder; a single-file checkpoint fuses into a file (e.g. {Path.Combine(output, Path.GetFileName(input))}).");
-            OutputFile.CheckTarget(target);
-            return;
-        }
-        if (SameFile(target, input) || target.StartsWith(input + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new LcmLoraInputException($"{output}: the output folder would overwrite or sit inside the input model folder {checkpoint.Path}.");
-        if (File.Exists(target)) throw new LcmLoraInputException($"{output}: is a file; a diffusers folder fuses into a folder.");
-        var loaded = LoadedFiles(checkpoint);
-        var unfused = WalkFiles(checkpoint.Path)
-            .Where(f => f.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && !loaded.Contains(Path.GetFullPath(f)))
-            .Select(f => Path.GetRelativePath(checkpoint.Path, f)).Order(StringComparer.Ordinal).ToList();
-        if (unfused.Count > 0)
-            throw new LcmLoraInputException($"{checkpoint.Path}: holds weight files that fuse does not load and would copy unfused: {string.Join(", ", unfused.Take(5))}" +
-                $"{(unfused.Count > 5 ? ", ..." : "")}. Fuse a copy of the folder without them (variants such as *.fp16.safetensors included).");
-    }
-
-    private static bool SameFile(string a, string b) => string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
-
-    /// <summary>The final target of a symbolic link, or the path itself.</summary>
-    private static string Resolve(string path)
-    {
-        try
-        {
-            var info = Directory.Exists(path) ? (FileSystemInfo)new DirectoryInfo(path) : new FileInfo(path);
-            return info.Exists && info.ResolveLinkTarget(returnFinalTarget: true) is { } target ? target.FullName : path;
-        }
-        catch (IOException)
-        {
-            return path;
-        }
-    }
-
-    private static HashSet<string> LoadedFiles(SdxlCheckpoint checkpoint) =>
-        checkpoint.Components.Select(Models.ModelComponents.Name).SelectMany(c => checkpoint.SourceFor(c).Files.Select(f => Path.GetFullPath(f.FilePath))).ToHashSet(StringComparer.Ordinal);
-
-    /// <summary>
-    /// Writes the fused folder as a hidden temporary sibling of <paramref name="output"/> and swaps it in at the end:
-    /// an interrupted fuse never leaves a mix of new and old components in <paramref name="output"/>.
-    /// </summary>
-    private static List<string> WriteFolder(SdxlCheckpoint checkpoint, IReadOnlyDictionary<string, torch.nn.Module> modules, LoraAdapterSet set, string output,
-        SafeTensorDType? dtype, CancellationToken cancellationToken)
-    {
-        var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(output));
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        var temp = OutputFile.TemporarySibling(target, "partial");
-        try
-        {
-            CopyFolder(checkpoint.Path, temp, LoadedFiles(checkpoint), cancellationToken);
-            var changed = new List<string>();
-            foreach (var c in checkpoint.Components.Select(Models.ModelComponents.Name))
-            {
-                var replacements = c != Models.ModelComponents.Name(Models.ModelComponent.Vae) ? Replacements(checkpoint, modules, set, c) : [];
-                foreach (var file in checkpoint.SourceFor(c).Files)
-                {
-                    var written = Path.Combine(temp, Path.GetRelativePath(checkpoint.Path, file.FilePath));
-                    Directory.CreateDirectory(Path.GetDirectoryName(written)!);
-                    var mine = replacements.Where(kv => file.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-                    FusedCheckpointWriter.Write(file, mine, written, dtype, cancellationToken);
-                    changed.AddRange(mine.Keys.Select(k => $"{c}/{k}"));
-                }
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            SwapIn(temp, target);
-            return [.. changed.Order(StringComparer.Ordinal)];
-        }
-        catch
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            throw;
-        }
-    }
-
-    /// <summary>Renames <paramref name="temp"/> to <paramref name="target"/>; an existing target is moved aside first and deleted after.</summary>
-    private static void SwapIn(string temp, string target)
-    {
-        if (!Directory.Exists(target))
-        {
-            Directory.Move(temp, target);
-            return;
-        }
-        var old = OutputFile.TemporarySibling(target, "old");
-        Directory.Move(target, old);
-        try
-        {
-            Directory.Move(temp, target);
-        }
-        catch
-        {
-            Directory.Move(old, target);
-            throw;
-        }
-        Directory.Delete(old, recursive: true);
-    }
-
-    /// <summary>Copies everything except the weight files that will be rewritten (configs, tokenizers, scheduler, other files).</summary>
-    private static void CopyFolder(string source, string target, HashSet<string> rewritten, CancellationToken cancellationToken)
-    {
-        foreach (var file in WalkFiles(source))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (rewritten.Contains(Path.GetFullPath(file)) || file.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) continue;
-            var dest = Path.Combine(target, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-            File.Copy(file, dest, overwrite: true);
-        }
-    }
-
-    /// <summary>
-    /// Every file under <paramref name="root"/>, following symbolic links to folders (the Hugging Face cache is made of
-    /// them) but entering each real folder once, so a link loop ends instead of recursing forever.
-    /// </summary>
-    private static IEnumerable<string> WalkFiles(string root)
-    {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var pending = new Stack<string>([root]);
-        while (pending.Count > 0)
-        {
-            var dir = pending.Pop();
-            if (!seen.Add(Resolve(Path.GetFullPath(dir)))) continue;
-            foreach (var file in Directory.EnumerateFiles(dir)) yield return file;
-            foreach (var sub in Directory.EnumerateDirectories(dir)) pending.Push(sub);
-        }
-    }
 }

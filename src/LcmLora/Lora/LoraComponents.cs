@@ -1,19 +1,21 @@
+using LcmLora.Models;
+
 namespace LcmLora.Lora;
 
 /// <summary>
-/// The component names LoRA code works with (diffusers folder names) and the key prefixes that address each
-/// of them in a LoRA file.
+/// The component names LoRA code works with (diffusers folder names, from <see cref="ModelComponents.Name"/>) and the
+/// key prefixes that address each of them in a LoRA file.
 /// </summary>
 internal static class LoraComponents
 {
     /// <summary>The UNet; parameter names are diffusers names (<c>down_blocks.1.attentions.0...</c>).</summary>
-    public const string UNet = "unet";
+    public static readonly string UNet = ModelComponent.Unet.Name();
 
     /// <summary>CLIP ViT-L (SDXL's first text encoder); Hugging Face names (<c>text_model.encoder.layers.0...</c>).</summary>
-    public const string TextEncoder = "text_encoder";
+    public static readonly string TextEncoder = ModelComponent.TextEncoder.Name();
 
     /// <summary>OpenCLIP bigG (SDXL's second text encoder) in the Hugging Face layout (split q/k/v).</summary>
-    public const string TextEncoder2 = "text_encoder_2";
+    public static readonly string TextEncoder2 = ModelComponent.TextEncoder2.Name();
 
     /// <summary>Report name for LoRA keys whose prefix names no known component.</summary>
     public const string Unknown = "(unknown)";

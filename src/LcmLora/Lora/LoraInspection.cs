@@ -47,10 +47,10 @@ public static class LoraInspection
         using var lora = LoraFile.Open(loraPath);
         using var checkpoint = SdxlCheckpoint.Open(modelPath, configDir);
         var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>(StringComparer.Ordinal);
-        foreach (var component in checkpoint.Components.Where(c => c != ModelComponent.Vae).Select(ModelComponents.Name))
+        foreach (var component in checkpoint.Components.Where(c => c != ModelComponent.Vae))
         {
-            using var meta = SdxlCheckpoint.Build(component, checkpoint.Configs, torch.device("meta"));
-            shapes[component] = WeightMap.ShapesOf(meta);
+            using var meta = checkpoint.Configs.Build(component, torch.device("meta"));
+            shapes[component.Name()] = WeightMap.ShapesOf(meta);
         }
         try
         {

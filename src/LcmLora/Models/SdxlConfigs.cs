@@ -1,6 +1,7 @@
 using LcmLora.Models.Clip;
 using LcmLora.Models.Unet;
 using LcmLora.Models.Vae;
+using TorchSharp;
 
 namespace LcmLora.Models;
 
@@ -31,9 +32,10 @@ internal sealed record SdxlConfigs(UNetConfig Unet, ClipTextConfig? TextEncoder,
     /// text_encoder_2; the refiner: no text_encoder).</summary>
     public static SdxlConfigs FromFolderComponents(string folder)
     {
-        ClipTextConfig? Clip(string name) => File.Exists(Path.Combine(folder, name, "config.json")) ? ClipTextConfig.FromJson(Path.Combine(folder, name, "config.json")) : null;
-        var (te, te2) = (Clip("text_encoder"), Clip("text_encoder_2"));
-        return new(UNetConfig.FromJson(Path.Combine(folder, "unet", "config.json")), te, te2, VaeConfig.FromJson(Path.Combine(folder, "vae", "config.json")))
+        string ConfigJson(ModelComponent c) => Path.Combine(folder, c.Name(), "config.json");
+        ClipTextConfig? Clip(ModelComponent c) => File.Exists(ConfigJson(c)) ? ClipTextConfig.FromJson(ConfigJson(c)) : null;
+        var (te, te2) = (Clip(ModelComponent.TextEncoder), Clip(ModelComponent.TextEncoder2));
+        return new(UNetConfig.FromJson(ConfigJson(ModelComponent.Unet)), te, te2, VaeConfig.FromJson(ConfigJson(ModelComponent.Vae)))
         {
             Family = te2 is null ? ModelFamily.Sd15 : te is null ? ModelFamily.SdxlRefiner : ModelFamily.Sdxl,
         };
@@ -51,6 +53,35 @@ internal sealed record SdxlConfigs(UNetConfig Unet, ClipTextConfig? TextEncoder,
         ModelComponent.TextEncoder2 => TextEncoder2,
         _ => null,
     } ?? throw new InvalidOperationException($"This {Family.Name} model has no {component.Name()}.");
+
+    /// <summary>The config of a component: a <see cref="UNetConfig"/>, <see cref="ClipTextConfig"/> or <see cref="VaeConfig"/>.</summary>
+    /// <exception cref="InvalidOperationException">The model has no such component.</exception>
+    internal object ConfigOf(ModelComponent component) => component switch
+    {
+        ModelComponent.Unet => Unet,
+        ModelComponent.Vae => Vae,
+        _ => TextEncoderConfig(component),
+    };
+
+    /// <summary>
+    /// Builds a component's module: on <c>torch.device("meta")</c> for a structure without memory that a checkpoint
+    /// fills, or allocated with random weights.
+    /// </summary>
+    /// <param name="component">One of <see cref="Components"/>.</param>
+    /// <param name="device">Where the parameters live (default CPU).</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <exception cref="InvalidOperationException">The model has no such component.</exception>
+    public torch.nn.Module Build(ModelComponent component, torch.Device? device = null, torch.ScalarType? dtype = null) =>
+        BuildModule(component, ConfigOf(component), device, dtype);
+
+    /// <summary>Builds the module of a component from its config (see <see cref="ConfigOf"/>).</summary>
+    internal static torch.nn.Module BuildModule(ModelComponent component, object config, torch.Device? device, torch.ScalarType? dtype) => component switch
+    {
+        ModelComponent.Unet => new SdxlUNet((UNetConfig)config, device, dtype),
+        ModelComponent.Vae => new AutoencoderKL((VaeConfig)config, device, dtype),
+        ModelComponent.TextEncoder or ModelComponent.TextEncoder2 => new ClipTextModel((ClipTextConfig)config, device, dtype),
+        _ => throw new ArgumentOutOfRangeException(nameof(component), component, "not a component of a pipeline checkpoint"),
+    };
 
     /// <summary>How many pixels one latent covers per side (the VAE's downscale factor; SDXL: 8).</summary>
     public int LatentScale => Vae.DownscaleFactor;

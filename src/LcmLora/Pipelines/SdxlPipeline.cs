@@ -27,12 +27,11 @@ public sealed class SdxlPipeline : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly IPromptEncoder? _promptEncoder;
-    private readonly Dictionary<string, (WeightMap Map, Dictionary<string, torch.Tensor> Live)> _reloadMaps = [];
     private ILatentDecoder _decoder;
     private SdxlCheckpoint? _checkpoint;
     private SdxlCheckpoint? _unetCheckpoint;
     private LoraAdapterSet? _loras;
-    private readonly IO.StagingBuffer _reloadStaging = new();
+    private OriginalWeights? _originals;
 
     /// <summary>Assembles a pipeline from loaded parts.</summary>
     /// <param name="models">The four modules.</param>
@@ -137,7 +136,7 @@ public sealed class SdxlPipeline : IDisposable
     /// checkpoint (no copies in memory); otherwise touched weights are copied before fusing.
     /// </summary>
     public LoraAdapterSet Loras => _loras ??= LoraAdapterSet.FromModules(
-        Models.Components.Where(kv => kv.Key != "vae").ToDictionary(kv => kv.Key, kv => kv.Value),
+        Models.Components.Where(kv => kv.Key != ModelComponent.Vae.Name()).ToDictionary(kv => kv.Key, kv => kv.Value),
         keepOriginals: _checkpoint is null || _unetReplaced,
         reloadOriginal: _checkpoint is null || _unetReplaced ? null : ReloadOriginal);
 
@@ -165,26 +164,13 @@ public sealed class SdxlPipeline : IDisposable
         }
         _loras?.Dispose();
         _loras = null;
-        _reloadMaps.Remove("unet");
+        _originals?.Forget(ModelComponent.Unet);
         _unetReplaced = true;
         Models.ReplaceUnet(unet).Dispose();
     }
 
-    private torch.Tensor ReloadOriginal(string component, string parameter)
-    {
-        var checkpoint = component == ModelComponent.Unet.Name() && _unetCheckpoint is not null ? _unetCheckpoint : _checkpoint!;
-        if (!_reloadMaps.TryGetValue(component, out var entry))
-        {
-            var state = Models.Components[component].state_dict();
-            _reloadMaps[component] = entry = (checkpoint.MapFor(component, state.Keys), state);
-        }
-        var live = entry.Live[parameter];
-        // On-disk values in a reused buffer: the caller's copy_ into the live weight converts them, so unfusing
-        // allocates no fp32 copy per weight.
-        var staged = checkpoint.SourceFor(component).ReadStaged(entry.Map.Entries[parameter], _reloadStaging);
-        if (live.device_type == DeviceType.CPU) return staged;
-        using (staged) return staged.to(live.device);
-    }
+    private torch.Tensor ReloadOriginal(string component, string parameter) =>
+        (_originals ??= new OriginalWeights(_checkpoint!, _unetCheckpoint, c => Models.Components[c.Name()])).Read(ModelComponents.Parse(component), parameter);
 
     /// <summary>The modules.</summary>
     internal SdxlModels Models { get; }
@@ -260,7 +246,7 @@ public sealed class SdxlPipeline : IDisposable
         Models.Dispose();
         _checkpoint?.Dispose();
         _unetCheckpoint?.Dispose();
-        _reloadStaging.Dispose();
+        _originals?.Dispose();
         _gate.Dispose();
     }
 }

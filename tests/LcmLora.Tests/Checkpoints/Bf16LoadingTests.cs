@@ -1,5 +1,6 @@
 using LcmLora.Checkpoints;
 using LcmLora.IO;
+using LcmLora.Models;
 using TorchSharp;
 using Xunit;
 
@@ -40,12 +41,12 @@ public sealed class Bf16LoadingTests : TempDirectoryTest
         foreach (var component in models.Components.Keys)
         {
             var state = models.Components[component].state_dict();
-            var map = checkpoint.MapFor(component, state.Keys);
+            var map = checkpoint.MapFor(ModelComponents.Parse(component), state.Keys);
             foreach (var (name, live) in state)
             {
                 if (live.device_type == DeviceType.META) continue; // the lazily loaded VAE encoder
                 Assert.Equal(torch.ScalarType.BFloat16, live.dtype);
-                using var asStored = checkpoint.SourceFor(component).Read(map.Entries[name], stored);
+                using var asStored = checkpoint.SourceFor(ModelComponents.Parse(component)).Read(map.Entries[name], stored);
                 Assert.Equal(stored, asStored.dtype);
                 using var expected = asStored.to(torch.ScalarType.BFloat16);
                 TensorAssert.Identical(expected, live, $"{component}.{name}");

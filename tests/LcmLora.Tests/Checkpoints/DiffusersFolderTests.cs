@@ -1,4 +1,5 @@
 using LcmLora.Checkpoints;
+using LcmLora.Models;
 using Xunit;
 
 namespace LcmLora.Tests.Checkpoints;
@@ -10,9 +11,22 @@ public class DiffusersFolderTests : TempDirectoryTest
     public void FindsTheTinyFixtureComponents()
     {
         var folder = DiffusersFolder.Open(Fixtures.Path("tiny-sdxl", "diffusers"));
-        Assert.EndsWith("diffusion_pytorch_model.safetensors", Assert.Single(folder.WeightFiles("unet")));
-        Assert.EndsWith("model.safetensors", Assert.Single(folder.WeightFiles("text_encoder_2")));
-        Assert.EndsWith("config.json", folder.ConfigPath("vae"));
+        Assert.EndsWith("diffusion_pytorch_model.safetensors", Assert.Single(folder.WeightFiles(ModelComponent.Unet)));
+        Assert.EndsWith("model.safetensors", Assert.Single(folder.WeightFiles(ModelComponent.TextEncoder2)));
+        Assert.EndsWith("config.json", folder.ConfigPath(ModelComponent.Vae));
+    }
+
+    [Fact]
+    public void AControlNetPipelineFolderOpensWithItsFourModelComponentsOnly()
+    {
+        // diffusers saves a ControlNet pipeline with a controlnet/ folder beside unet/ and vae/: it comes on its own
+        // (ComponentCheckpoint), so the model keeps its four components and its weight files map as before.
+        CopyTree(Fixtures.Path("tiny-sdxl", "diffusers"), TempDir);
+        CopyTree(Fixtures.Path("controlnet-sdxl", "controlnet"), Path.Combine(TempDir, ModelComponent.ControlNet.Name()));
+        Assert.NotNull(DiffusersFolder.Open(TempDir).ComponentDir(ModelComponent.ControlNet));
+        using var checkpoint = SdxlCheckpoint.Open(TempDir);
+        Assert.Equal(ModelComponents.All, checkpoint.Components);
+        Assert.All(checkpoint.Inspect(), r => Assert.True(r.IsComplete, r.Component));
     }
 
     [Fact]
@@ -26,8 +40,8 @@ public class DiffusersFolderTests : TempDirectoryTest
         File.WriteAllText(Path.Combine(unet, "part-2.safetensors"), "");
         File.WriteAllText(Path.Combine(unet, "diffusion_pytorch_model.fp16.safetensors"), "");
         var folder = DiffusersFolder.Open(TempDir);
-        Assert.Equal(new[] { "part-1.safetensors", "part-2.safetensors" }, folder.WeightFiles("unet").Select(Path.GetFileName));
-        Assert.Equal("diffusion_pytorch_model.fp16.safetensors", Path.GetFileName(Assert.Single(folder.WeightFiles("unet", "fp16"))));
+        Assert.Equal(new[] { "part-1.safetensors", "part-2.safetensors" }, folder.WeightFiles(ModelComponent.Unet).Select(Path.GetFileName));
+        Assert.Equal("diffusion_pytorch_model.fp16.safetensors", Path.GetFileName(Assert.Single(folder.WeightFiles(ModelComponent.Unet, "fp16"))));
     }
 
     [Fact]
@@ -37,9 +51,9 @@ public class DiffusersFolderTests : TempDirectoryTest
         Directory.CreateDirectory(Path.Combine(TempDir, "unet"));
         File.WriteAllText(Path.Combine(vae, "diffusion_pytorch_model.bin"), "");
         var folder = DiffusersFolder.Open(TempDir);
-        Assert.Contains("never unpickles", Assert.Throws<LcmLoraInputException>(() => folder.WeightFiles("vae")).Message);
+        Assert.Contains("never unpickles", Assert.Throws<LcmLoraInputException>(() => folder.WeightFiles(ModelComponent.Vae)).Message);
         File.WriteAllText(Path.Combine(TempDir, "unet", "diffusion_pytorch_model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"gone.safetensors\"}}");
-        Assert.Contains("gone.safetensors", Assert.Throws<LcmLoraInputException>(() => folder.WeightFiles("unet")).Message);
+        Assert.Contains("gone.safetensors", Assert.Throws<LcmLoraInputException>(() => folder.WeightFiles(ModelComponent.Unet)).Message);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LcmLora.IO;
 using LcmLora.Lora;
+using LcmLora.Models;
 using LcmLora.Pipelines;
 using LcmLora.Tests.Checkpoints;
 using TorchSharp;
@@ -90,10 +91,10 @@ public sealed class Sd15LoraTests : TempDirectoryTest
         using var checkpoint = LcmLora.Checkpoints.SdxlCheckpoint.Open(model);
         Assert.Equal("sd15", checkpoint.Family.Name);
         var shapes = new Dictionary<string, IReadOnlyDictionary<string, long[]>>();
-        foreach (var c in new[] { "unet", "text_encoder" })
+        foreach (var c in new[] { ModelComponent.Unet, ModelComponent.TextEncoder })
         {
-            using var meta = LcmLora.Checkpoints.SdxlCheckpoint.Build(c, checkpoint.Configs, torch.device("meta"));
-            shapes[c] = LcmLora.Checkpoints.WeightMap.ShapesOf(meta);
+            using var meta = checkpoint.Configs.Build(c, torch.device("meta"));
+            shapes[c.Name()] = LcmLora.Checkpoints.WeightMap.ShapesOf(meta);
         }
         using var file = LoraFile.Open(lora);
         var result = LoraMatcher.Match(file, new LoraNameMap(shapes, 2), LoraMatchMode.Strict);

@@ -106,17 +106,17 @@ public class LinkedFileTests : TempDirectoryTest
     }
 
     [Fact]
-    public void AFifoIsRefusedWithoutBlocking()
+    public async Task AFifoIsRefusedWithoutBlocking()
     {
         var fifo = TempPath("pipe.safetensors");
-        using (var mk = Process.Start("mkfifo", [fifo])) mk.WaitForExit();
+        using (var mk = Process.Start("mkfifo", [fifo])) await mk.WaitForExitAsync();
         var open = Task.Run(() => Assert.ThrowsAny<LcmLoraInputException>(() => SafeTensorsFile.Open(fifo)));
-        Assert.True(open.Wait(TimeSpan.FromSeconds(20)), "opening a FIFO blocked");
-        Assert.Contains("not a regular file", open.Result.Message);
+        Assert.True(await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(20))) == open, "opening a FIFO blocked");
+        Assert.Contains("not a regular file", (await open).Message);
         var link = TempPath("link.safetensors");
         File.CreateSymbolicLink(link, fifo);
         var viaLink = Task.Run(() => Assert.ThrowsAny<LcmLoraInputException>(() => SafeTensorsFile.Open(link)));
-        Assert.True(viaLink.Wait(TimeSpan.FromSeconds(20)), "opening a link to a FIFO blocked");
+        Assert.True(await Task.WhenAny(viaLink, Task.Delay(TimeSpan.FromSeconds(20))) == viaLink, "opening a link to a FIFO blocked");
     }
 
     [Fact]

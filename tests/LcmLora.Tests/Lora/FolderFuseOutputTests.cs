@@ -15,13 +15,7 @@ public class FolderFuseOutputTests : TempDirectoryTest
     private string CopyOfTinyModel()
     {
         var target = TempPath("model");
-        var source = Fixtures.Path("tiny-sdxl", "diffusers");
-        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
-        {
-            var dest = Path.Combine(target, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-            File.Copy(file, dest);
-        }
+        CopyTree(Fixtures.Path("tiny-sdxl", "diffusers"), target);
         return target;
     }
 

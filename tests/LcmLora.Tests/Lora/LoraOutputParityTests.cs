@@ -66,10 +66,10 @@ public class LoraOutputParityTests
         using var inputs = SafeTensorsFile.Open(Fixtures.Path("lora", "inputs.safetensors"));
         var unet = models.Unet.forward(inputs.Read("sample"), inputs.Read("timestep"), inputs.Read("encoder_hidden_states"), inputs.Read("text_embeds"), inputs.Read("time_ids"));
         TensorAssert.Close(expected.Read("unet_out"), unet, 1e-4, "unet_out");
-        using var o1 = models.TextEncoder.Forward(inputs.Read("input_ids_1"), outputLayer: -2);
+        using var o1 = models.TextEncoder!.Forward(inputs.Read("input_ids_1"), outputLayer: -2);
         TensorAssert.Close(expected.Read("te1_hidden_states_m2"), o1.SelectedHiddenState!, 1e-4, "te1_hidden_states_m2");
         TensorAssert.Close(expected.Read("te1_last_hidden_state"), o1.LastHiddenState!, 1e-4, "te1_last_hidden_state");
-        using var o2 = models.TextEncoder2.Forward(inputs.Read("input_ids_2"), outputLayer: -2);
+        using var o2 = models.TextEncoder2!.Forward(inputs.Read("input_ids_2"), outputLayer: -2);
         TensorAssert.Close(expected.Read("te2_hidden_states_m2"), o2.SelectedHiddenState!, 1e-4, "te2_hidden_states_m2");
         TensorAssert.Close(expected.Read("te2_text_embeds"), o2.TextEmbeds!, 1e-4, "te2_text_embeds");
     }

@@ -1,3 +1,4 @@
+using LcmLora.Checkpoints.Taesd;
 using LcmLora.IO;
 using LcmLora.Models.Taesd;
 using LcmLora.Pipelines;
@@ -18,7 +19,7 @@ public class TaesdPipelineTests
     {
         var pipeline = SdxlPipeline.Load(Fixtures.Path("tiny-sdxl", "diffusers"), TinyPipelines.Fp32);
         using var _ = pipeline;
-        pipeline.Decoder = new TaesdLatentDecoder(AutoencoderTiny.Load(Fixtures.Path("taesd", layout)));
+        pipeline.Decoder = new TaesdLatentDecoder(TaesdCheckpoint.Load(Fixtures.Path("taesd", layout)));
         using var result = pipeline.Generate(new GenerationRequest
         {
             Prompt = "a small wooden cabin in a pine forest", Seed = 4242, Width = 128, Height = 128, ReturnTensors = true,
@@ -35,7 +36,7 @@ public class TaesdPipelineTests
         var request = new GenerationRequest { Prompt = "a lighthouse on a cliff at sunset", Seed = 2024, Width = 64, Height = 64, ReturnTensors = true };
         using var plain = pipeline.Generate(request);
         var previews = new List<GenerationProgress>();
-        pipeline.PreviewDecoder = new TaesdLatentDecoder(AutoencoderTiny.Load(Fixtures.Path("taesd", "original", "taesdxl_decoder.safetensors")));
+        pipeline.PreviewDecoder = new TaesdLatentDecoder(TaesdCheckpoint.Load(Fixtures.Path("taesd", "original", "taesdxl_decoder.safetensors")));
         try
         {
             using var withPreview = pipeline.Generate(request, new Progress(previews));

@@ -22,7 +22,7 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
 #pragma warning restore IDE1006
     private readonly UNetEncoder _encoder;
 
-    /// <summary>Builds the ControlNet for <paramref name="config"/> (random weights; load real ones with <c>ControlNetCheckpoint</c>).</summary>
+    /// <summary>Builds the ControlNet for <paramref name="config"/> (random weights; <c>LcmLora.Checkpoints.ComponentCheckpoint.LoadControlNet</c> loads real ones).</summary>
     /// <param name="config">The architecture; validated first.</param>
     /// <param name="device">Where to create the parameters (<c>torch.device("meta")</c> builds without memory).</param>
     /// <param name="dtype">Parameter dtype (default float32).</param>

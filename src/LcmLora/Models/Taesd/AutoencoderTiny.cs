@@ -21,7 +21,7 @@ internal sealed class AutoencoderTiny : nn.Module<Tensor, Tensor>
     private readonly DecoderTiny? decoder;
 #pragma warning restore IDE1006
 
-    /// <summary>Creates the model (random weights; use <see cref="Load(string, TaesdConfig?, Device?, ScalarType?)"/> for real ones).</summary>
+    /// <summary>Creates the model (random weights; <c>LcmLora.Checkpoints.Taesd.TaesdCheckpoint.Load</c> loads real ones).</summary>
     /// <param name="config">Shape of the model.</param>
     /// <param name="parts">Which halves to build.</param>
     /// <param name="device">Where parameters live; <c>torch.device("meta")</c> builds the structure without memory.</param>
@@ -56,29 +56,6 @@ internal sealed class AutoencoderTiny : nn.Module<Tensor, Tensor>
 
     /// <summary>The decoder module, or null.</summary>
     internal DecoderTiny? DecoderModule => decoder;
-
-    /// <summary>
-    /// Loads a TAESD from <paramref name="path"/>: a diffusers <c>AutoencoderTiny</c> folder (<c>config.json</c> +
-    /// <c>diffusion_pytorch_model.safetensors</c>), a folder holding the original <c>taesdxl_encoder.safetensors</c> /
-    /// <c>taesdxl_decoder.safetensors</c> pair (either may be missing), or a single such file (that half only).
-    /// See <see cref="TaesdFiles.Locate"/>.
-    /// </summary>
-    /// <param name="path">Folder or file.</param>
-    /// <param name="config">Shape of the model; default: the folder's config.json, else <see cref="TaesdConfig.TaesdXl"/>.</param>
-    /// <param name="device">Where to put the parameters (default CPU).</param>
-    /// <param name="dtype">Parameter dtype (default float32).</param>
-    /// <exception cref="LcmLoraInputException">Nothing TAESD-like is there, or the weights do not fit the config.</exception>
-    public static AutoencoderTiny Load(string path, TaesdConfig? config = null, Device? device = null, ScalarType? dtype = null) =>
-        Load(TaesdFiles.Locate(path), config, device, dtype);
-
-    /// <summary>Loads the weights <see cref="TaesdFiles.Locate"/> found (e.g. after showing the user what was found).</summary>
-    /// <param name="files">Located weights.</param>
-    /// <param name="config">Shape of the model; default: <see cref="TaesdFiles.ConfigJson"/>, else <see cref="TaesdConfig.TaesdXl"/>.</param>
-    /// <param name="device">Where to put the parameters (default CPU).</param>
-    /// <param name="dtype">Parameter dtype (default float32).</param>
-    /// <exception cref="LcmLoraInputException">The weights do not fit the config, or a file is malformed.</exception>
-    public static AutoencoderTiny Load(TaesdFiles files, TaesdConfig? config = null, Device? device = null, ScalarType? dtype = null) =>
-        TaesdLoader.Load(files, config, device, dtype);
 
     /// <summary>Decodes; the same as <see cref="Decode"/>.</summary>
     public override Tensor forward(Tensor latents) => Decode(latents);

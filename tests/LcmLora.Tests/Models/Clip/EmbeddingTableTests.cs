@@ -20,8 +20,8 @@ public class EmbeddingTableTests
         var before = AnonymousRssKiB();
         for (var i = 0; i < 3; i++)
         {
-            using var l = new ClipTextModel(SdxlConfigs.SdxlBase.TextEncoder, torch.device("meta"));
-            using var g = new ClipTextModel(SdxlConfigs.SdxlBase.TextEncoder2, torch.device("meta"));
+            using var l = new ClipTextModel(SdxlConfigs.SdxlBase.TextEncoder!, torch.device("meta"));
+            using var g = new ClipTextModel(SdxlConfigs.SdxlBase.TextEncoder2!, torch.device("meta"));
             Assert.All(g.parameters(), p => Assert.Equal(DeviceType.META, p.device_type));
         }
         var grownMiB = (AnonymousRssKiB() - before) / 1024.0;

@@ -1,3 +1,4 @@
+using LcmLora.Checkpoints.Taesd;
 using LcmLora.IO;
 using LcmLora.Models.Taesd;
 using TorchSharp;
@@ -22,7 +23,7 @@ public class AutoencoderTinyParityTests(ITestOutputHelper log)
         using var inference = torch.inference_mode();
         using var scope = NewDisposeScope();
         using var data = SafeTensorsFile.Open(TaesdFixture.Data);
-        using var model = AutoencoderTiny.Load(PathOf(layout));
+        using var model = TaesdCheckpoint.Load(PathOf(layout));
         Assert.Equal(TaesdParts.Both, model.Parts);
         var image = model.Decode(data.Read("latents"));
         Close(data.Read("decoded_image"), image, $"decode ({layout})");
@@ -35,7 +36,7 @@ public class AutoencoderTinyParityTests(ITestOutputHelper log)
         using var inference = torch.inference_mode();
         using var scope = NewDisposeScope();
         using var data = SafeTensorsFile.Open(TaesdFixture.Data);
-        using var model = AutoencoderTiny.Load(PathOf(layout));
+        using var model = TaesdCheckpoint.Load(PathOf(layout));
         var latents = model.Encode(data.Read("image_in"));
         Close(data.Read("encoded_latents"), latents, $"encode ({layout})");
     }
@@ -46,7 +47,7 @@ public class AutoencoderTinyParityTests(ITestOutputHelper log)
         using var inference = torch.inference_mode();
         using var scope = NewDisposeScope();
         using var data = SafeTensorsFile.Open(TaesdFixture.Data);
-        using var model = AutoencoderTiny.Load(TaesdFixture.DecoderFile);
+        using var model = TaesdCheckpoint.Load(TaesdFixture.DecoderFile);
         Assert.Equal(TaesdParts.Decoder, model.Parts);
         Assert.False(model.HasEncoder);
         Assert.All(model.state_dict().Keys, k => Assert.StartsWith("decoder.layers.", k));
@@ -67,7 +68,7 @@ public class AutoencoderTinyParityTests(ITestOutputHelper log)
         using var inference = torch.inference_mode();
         using var scope = NewDisposeScope();
         using var data = SafeTensorsFile.Open(TaesdFixture.Data);
-        using var model = AutoencoderTiny.Load(TaesdFixture.EncoderFile);
+        using var model = TaesdCheckpoint.Load(TaesdFixture.EncoderFile);
         Assert.Equal(TaesdParts.Encoder, model.Parts);
         Close(data.Read("encoded_latents"), model.Encode(data.Read("image_in")), "encode (encoder file alone)");
         Assert.Throws<TaesdInputException>(() => model.Decode(data.Read("latents")));
@@ -80,7 +81,7 @@ public class AutoencoderTinyParityTests(ITestOutputHelper log)
         using var inference = torch.inference_mode();
         using var scope = NewDisposeScope();
         using var data = SafeTensorsFile.Open(TaesdFixture.Data);
-        using var model = AutoencoderTiny.Load(TaesdFixture.DiffusersFolder);
+        using var model = TaesdCheckpoint.Load(TaesdFixture.DiffusersFolder);
         var latents = data.Read("latents");
         var decoded = model.Decode(latents);
         TensorAssert.Identical(decoded, model.call(latents), "forward");

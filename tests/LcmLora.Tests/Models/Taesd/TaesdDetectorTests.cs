@@ -1,3 +1,4 @@
+using LcmLora.Checkpoints.Taesd;
 using LcmLora.IO;
 using LcmLora.Models.Taesd;
 using Xunit;

@@ -1,3 +1,4 @@
+using LcmLora.Checkpoints.Taesd;
 using LcmLora.Models.Taesd;
 using Xunit;
 
@@ -32,7 +33,7 @@ public class TaesdFilesTests
         var file = temp.Copy(TaesdFixture.DiffusersWeights, "taesdxl.safetensors");
         var found = TaesdFiles.Locate(file);
         Assert.Null(found.ConfigJson);
-        using var model = AutoencoderTiny.Load(file);
+        using var model = TaesdCheckpoint.Load(file);
         Assert.Equal(TaesdConfig.TaesdXl, model.Config);
         // The same file found by scanning its folder.
         Assert.Equal(file, TaesdFiles.Locate(temp.Dir).DiffusersWeights);
@@ -87,7 +88,7 @@ public class TaesdFilesTests
     public void AutoencoderKlFolderIsRefused()
     {
         var vae = Fixtures.Path("tiny-sdxl", "diffusers", "vae");
-        var e = Assert.Throws<LcmLoraInputException>(() => AutoencoderTiny.Load(vae));
+        var e = Assert.Throws<LcmLoraInputException>(() => TaesdCheckpoint.Load(vae));
         Assert.Contains(vae, e.Message);
         Assert.Contains("AutoencoderKL", e.Message);
         Assert.Contains("taesdxl_decoder.safetensors", e.Message);
@@ -97,7 +98,7 @@ public class TaesdFilesTests
     public void SingleFileCheckpointIsRefused()
     {
         var file = Fixtures.Path("tiny-sdxl", "sgm", "tiny_sdxl_sgm.safetensors");
-        var e = Assert.Throws<LcmLoraInputException>(() => AutoencoderTiny.Load(file));
+        var e = Assert.Throws<LcmLoraInputException>(() => TaesdCheckpoint.Load(file));
         Assert.Contains(file, e.Message);
         Assert.Contains("AutoencoderKL", e.Message);
     }
@@ -106,12 +107,12 @@ public class TaesdFilesTests
     public void MissingPathAndEmptyFolderAreRefused()
     {
         var missing = Path.Combine(Path.GetTempPath(), "lcmlora-no-such-taesd-" + Guid.NewGuid().ToString("N"));
-        var e = Assert.Throws<LcmLoraInputException>(() => AutoencoderTiny.Load(missing));
+        var e = Assert.Throws<LcmLoraInputException>(() => TaesdCheckpoint.Load(missing));
         Assert.Contains(missing, e.Message);
         Assert.Contains("not found", e.Message);
 
         using var temp = new TaesdFixture.TempFolder();
-        e = Assert.Throws<LcmLoraInputException>(() => AutoencoderTiny.Load(temp.Dir));
+        e = Assert.Throws<LcmLoraInputException>(() => TaesdCheckpoint.Load(temp.Dir));
         Assert.Contains(temp.Dir, e.Message);
         Assert.Contains("no TAESD weights found", e.Message);
     }
@@ -132,6 +133,6 @@ public class TaesdFilesTests
         using var temp = new TaesdFixture.TempFolder();
         var file = Path.Combine(temp.Dir, "taesdxl_decoder.pth");
         File.WriteAllBytes(file, [0x80, 0x02]);
-        Assert.ThrowsAny<LcmLoraInputException>(() => AutoencoderTiny.Load(file));
+        Assert.ThrowsAny<LcmLoraInputException>(() => TaesdCheckpoint.Load(file));
     }
 }

@@ -1,4 +1,5 @@
 using LcmLora.Checkpoints;
+using LcmLora.Checkpoints.Taesd;
 using LcmLora.IO;
 using LcmLora.Models.Taesd;
 using TorchSharp;
@@ -50,8 +51,8 @@ public class TaesdKeyMapTests
     [Fact]
     public void BothLayoutsLoadIdenticalWeights()
     {
-        using var fromDiffusers = AutoencoderTiny.Load(TaesdFixture.DiffusersFolder);
-        using var fromOriginal = AutoencoderTiny.Load(TaesdFixture.OriginalFolder);
+        using var fromDiffusers = TaesdCheckpoint.Load(TaesdFixture.DiffusersFolder);
+        using var fromOriginal = TaesdCheckpoint.Load(TaesdFixture.OriginalFolder);
         var a = fromDiffusers.state_dict();
         var b = fromOriginal.state_dict();
         Assert.Equal(a.Keys.Order(StringComparer.Ordinal), b.Keys.Order(StringComparer.Ordinal));
@@ -71,7 +72,7 @@ public class TaesdKeyMapTests
             tensors["20.weight"] = torch.zeros(3, 3, 3, 3);
             SafeTensorsWriter.Save(file, tensors);
         }
-        var e = Assert.Throws<CheckpointMappingException>(() => AutoencoderTiny.Load(file));
+        var e = Assert.Throws<CheckpointMappingException>(() => TaesdCheckpoint.Load(file));
         Assert.Equal(["20.weight"], e.Report.Unexpected);
         Assert.Contains(file, e.Message);
     }
@@ -80,7 +81,7 @@ public class TaesdKeyMapTests
     public void ConfigThatDoesNotFitTheWeightsIsReportedWithShapes()
     {
         var wide = TaesdConfig.TaesdXl with { LatentChannels = 16 };
-        var e = Assert.Throws<CheckpointMappingException>(() => AutoencoderTiny.Load(TaesdFixture.DecoderFile, wide));
+        var e = Assert.Throws<CheckpointMappingException>(() => TaesdCheckpoint.Load(TaesdFixture.DecoderFile, wide));
         Assert.Contains("1.weight", e.Message);
         Assert.Contains("[64, 4, 3, 3]", e.Message);
     }

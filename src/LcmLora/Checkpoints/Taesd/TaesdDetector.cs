@@ -1,6 +1,6 @@
-using LcmLora.Checkpoints;
+using LcmLora.Models.Taesd;
 
-namespace LcmLora.Models.Taesd;
+namespace LcmLora.Checkpoints.Taesd;
 
 /// <summary>The key layout of TAESD weights (see <see cref="TaesdKeyMap"/>).</summary>
 internal enum TaesdLayout

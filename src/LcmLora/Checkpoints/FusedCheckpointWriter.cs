@@ -1,9 +1,8 @@
-using LcmLora.Checkpoints;
 using LcmLora.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LcmLora.Lora;
+namespace LcmLora.Checkpoints;
 
 /// <summary>
 /// Writes a fused single-file checkpoint: a copy of an input safetensors checkpoint in which some tensors get new
@@ -65,7 +64,7 @@ internal static class FusedCheckpointWriter
     /// tensors after writing; single-part values share storage with the parameters, stacked ones are new.
     /// </summary>
     /// <param name="parameters">All of the component's parameters (live tensors).</param>
-    /// <param name="changed">Names of the parameters that changed (e.g. <see cref="LoraAdapterSet.FusedParameters"/>).</param>
+    /// <param name="changed">Names of the parameters that changed (e.g. <c>LoraAdapterSet.FusedParameters</c>).</param>
     /// <param name="map">Our names to checkpoint keys.</param>
     public static Dictionary<string, Tensor> ToFileKeys(IReadOnlyDictionary<string, Tensor> parameters, IEnumerable<string> changed, WeightMap map)
     {

@@ -1,6 +1,7 @@
 using LcmLora.IO;
+using LcmLora.Models.Taesd;
 
-namespace LcmLora.Models.Taesd;
+namespace LcmLora.Checkpoints.Taesd;
 
 /// <summary>
 /// Where the weights of one TAESD are: a diffusers <c>AutoencoderTiny</c> file (with its <c>config.json</c> when

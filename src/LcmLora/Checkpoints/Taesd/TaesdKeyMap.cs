@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using LcmLora.Models.Taesd;
 
-namespace LcmLora.Checkpoints;
+namespace LcmLora.Checkpoints.Taesd;
 
 /// <summary>
 /// The two key layouts TAESD weights come in, rendered forward from our parameter names (diffusers
