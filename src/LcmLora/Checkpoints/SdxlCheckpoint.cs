@@ -255,10 +255,11 @@ public sealed class SdxlCheckpoint : IDisposable
     /// <see cref="LoadVaeEncoder"/> loads it when image-to-image first needs it.
     /// </param>
     /// <param name="cancellationToken">Checked between tensor reads; a cancelled load frees what it loaded.</param>
+    /// <param name="releaseMemory">Collect and compact the managed heap and trim the native heap afterwards.</param>
     /// <exception cref="CheckpointMappingException">A component does not map; nothing is loaded.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     internal SdxlModels Load(torch.Device? device = null, torch.ScalarType? dtype = null, IProgress<string>? progress = null, bool vaeEncoder = true,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, bool releaseMemory = true)
     {
         var configs = Configs;
         var dev = device ?? torch.CPU;
@@ -277,8 +278,12 @@ public sealed class SdxlCheckpoint : IDisposable
             }
             // A load allocates ~180 MB of short-lived managed objects (names, maps, reports) and frees its staging
             // memory: hand both back to the system before the caller starts generating (measured: -145 MiB resident).
-            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            Runtime.NativeHeap.Trim();
+            // PipelineOptions.ReleaseMemoryAfterLoad turns it off for apps that manage collections themselves.
+            if (releaseMemory)
+            {
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                Runtime.NativeHeap.Trim();
+            }
             return new SdxlModels(configs, (SdxlUNet)modules[ModelComponent.Unet], modules.GetValueOrDefault(ModelComponent.TextEncoder) as ClipTextModel,
                 modules.GetValueOrDefault(ModelComponent.TextEncoder2) as ClipTextModel, (AutoencoderKL)modules[ModelComponent.Vae], dev, type);
         }

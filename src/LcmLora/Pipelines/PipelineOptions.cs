@@ -55,4 +55,12 @@ public sealed record PipelineOptions
     /// checkpoint on the first image-to-image request, so text-to-image never holds it.
     /// </summary>
     public bool PreloadVaeEncoder { get; init; }
+
+    /// <summary>
+    /// After loading, run a blocking, compacting full garbage collection and return the native allocator's free pages
+    /// to the system. Default true: a load leaves ~180 MB of short-lived managed objects and its staging memory behind
+    /// (measured at full size: 145 MiB less resident afterwards). An app that manages collections itself, or loads
+    /// while latency-sensitive work runs on other threads, can turn it off.
+    /// </summary>
+    public bool ReleaseMemoryAfterLoad { get; init; } = true;
 }

@@ -81,7 +81,8 @@ public sealed class SdxlPipeline : IDisposable
             var (t1, t2) = SdxlTokenizers.ForModel(folder, options.TokenizerDir, options.Tokenizer2Dir);
             var schedulerConfig = folder is not null ? SchedulerConfig.ForModel(folder) : null;
             var precision = ComputePrecisions.Choose(options.Precision, options.Device);
-            var models = checkpoint.Load(options.Device, precision.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken);
+            var models = checkpoint.Load(options.Device, precision.DType, options.Progress, vaeEncoder: options.PreloadVaeEncoder, cancellationToken,
+                releaseMemory: options.ReleaseMemoryAfterLoad);
             if (options.UNetPath is { } unetPath)
             {
                 unetCheckpoint = SdxlCheckpoint.OpenUNet(unetPath, options.UNetConfigDir, options.Variant);
