@@ -98,8 +98,7 @@ internal sealed class GenerationRun
         var multiple = _p.SizeMultiple;
         if (width % multiple != 0 || height % multiple != 0)
             throw new LcmLoraInputException($"Width and height must be positive multiples of {multiple} for this model; got {width}x{height}.");
-        if (_r.ControlNets.Count > 0 && !_p.Models.Unet.Config.HasAddedConditioning)
-            throw new LcmLoraInputException("ControlNets work with SDXL-family models only; this UNet has no text_time conditioning (SD 1.x).");
+        foreach (var unit in _r.ControlNets) unit.Model.Config.CheckFits(_p.Models.Unet.Config);
         if (_r.MaskImage is null && _p.Models.Unet.Config.InChannels != _p.Models.Unet.Config.OutChannels)
             throw new LcmLoraInputException($"This UNet takes {_p.Models.Unet.Config.InChannels} input channels (an inpainting UNet): give an init image and a mask image.");
         if (_r.Latents is { } l)
@@ -131,10 +130,14 @@ internal sealed class GenerationRun
                 if (pooled is not null) pooled = torch.cat([negative.Pooled!.repeat(batch, 1), pooled]);
             }
         }
-        if (!_p.Models.Configs.Unet.HasAddedConditioning) return (embeds.to(DType), null);
+        var rows = embeds.shape[0];
+        if (!_p.Models.Configs.Unet.HasAddedConditioning)
+        {
+            if (_r.ControlNets.Count > 0) _control = new ControlGuidanceRun(_r.ControlNets, width, height, rows, null, null, Device, DType);
+            return (embeds.to(DType), null);
+        }
         if (pooled is null) throw new LcmLoraInputException("This UNet needs a pooled text embedding (SDXL family), but the text encoders give none.");
         // SDXL micro-conditioning: original size, crop top-left, target size (height first); the same for the negative rows.
-        var rows = embeds.shape[0];
         var timeIds = torch.tensor(new float[] { height, width, 0, 0, height, width }, device: Device).repeat(rows, 1);
         var conditioning = _p.Models.Unet.ConditioningEmbedding(pooled.to(DType), timeIds.to(DType));
         if (_r.ControlNets.Count > 0) _control = new ControlGuidanceRun(_r.ControlNets, width, height, rows, pooled, timeIds, Device, DType);

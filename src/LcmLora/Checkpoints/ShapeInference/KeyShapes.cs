@@ -8,11 +8,17 @@ internal sealed class KeyShapes
     private readonly Dictionary<string, long[]> _shapes;
 
     public KeyShapes(CheckpointTensors source, string prefix)
+        : this(source.Describe(), prefix, source.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(k => k[prefix.Length..], k => source.Info(k).Shape, StringComparer.Ordinal))
     {
-        Source = source.Describe();
-        _shapes = source.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(k => k[prefix.Length..], k => source.Info(k).Shape, StringComparer.Ordinal);
+    }
+
+    /// <summary>Shapes under names of the caller's choosing (keys renamed into the layout inference reads).</summary>
+    public KeyShapes(string source, string prefix, Dictionary<string, long[]> shapes)
+    {
+        Source = source;
         Prefix = prefix;
+        _shapes = shapes;
     }
 
     /// <summary>The file, for messages.</summary>

@@ -15,15 +15,37 @@ internal static class UNetShapeInference
 {
     private sealed record Layer(int Channels, int Depth, bool Attention);
 
+    /// <summary>What the encoder half's shapes give, kept for the decoder half's checks.</summary>
+    private sealed record Encoder(JsonObject Config, List<List<Layer>> Down, List<int[]> DownDepths, bool UniformDown);
+
     public static JsonObject Infer(KeyShapes k)
+    {
+        var (config, down, downDepths, uniformDown) = ReadEncoder(k);
+        config["out_channels"] = k.Dim("out.2.weight", 0);
+        config["conv_out_kernel"] = k.Dim("out.2.weight", 2);
+        var n = down.Count;
+        var up = UpLevels(k, down.Select(l => l.Count).ToList());
+        var upAttention = up.Select(l => l.Any(x => x.Attention)).ToList();
+        config["up_block_types"] = Array(upAttention.Select(a => a ? UNetConfig.CrossAttnUpBlock : UNetConfig.UpBlock));
+        var upDepths = up.Select(l => l.Select(x => x.Attention ? x.Depth : 1).ToArray()).ToList();
+        var derived = Enumerable.Range(0, n).All(i => !upAttention[i] || uniformDown && upDepths[i].All(d => d == downDepths[n - 1 - i][0]));
+        config["reverse_transformer_layers_per_block"] = derived ? null : Nested(upDepths);
+        return config;
+    }
+
+    /// <summary>
+    /// The fields of the encoder half alone (conv_in, embeddings, down and mid blocks, attention widths): all a
+    /// ControlNet has (its <c>input_blocks</c>, <c>middle_block</c>, <c>time_embed</c> and <c>label_emb</c> keys are the UNet's).
+    /// </summary>
+    public static JsonObject InferEncoder(KeyShapes k) => ReadEncoder(k).Config;
+
+    private static Encoder ReadEncoder(KeyShapes k)
     {
         var c0 = k.Dim("input_blocks.0.0.weight", 0);
         var config = new JsonObject
         {
             ["in_channels"] = k.Dim("input_blocks.0.0.weight", 1),
-            ["out_channels"] = k.Dim("out.2.weight", 0),
             ["conv_in_kernel"] = k.Dim("input_blocks.0.0.weight", 2),
-            ["conv_out_kernel"] = k.Dim("out.2.weight", 2),
         };
         var timeEmbed = k.Dim("time_embed.0.weight", 0);
         config["time_embedding_dim"] = timeEmbed == 4 * c0 ? null : timeEmbed;
@@ -35,7 +57,6 @@ internal static class UNetShapeInference
         var down = DownLevels(k);
         var n = down.Count;
         var layers = down.Select(l => l.Count).ToList();
-        var up = UpLevels(k, layers);
         var midKind = k.Has("middle_block.1.proj_in.weight") ? UNetConfig.CrossAttnMidBlock
             : k.Has("middle_block.0.in_layers.2.weight") ? UNetConfig.ResnetMidBlock : null;
         var midDepth = midKind == UNetConfig.CrossAttnMidBlock ? k.Indices("middle_block.1.transformer_blocks.").Count : 0;
@@ -43,9 +64,7 @@ internal static class UNetShapeInference
         config["block_out_channels"] = Array(down.Select(l => l[0].Channels));
         config["layers_per_block"] = layers.Distinct().Count() == 1 ? layers[0] : Array(layers);
         var downAttention = down.Select(l => l.Any(x => x.Attention)).ToList();
-        var upAttention = up.Select(l => l.Any(x => x.Attention)).ToList();
         config["down_block_types"] = Array(downAttention.Select(a => a ? UNetConfig.CrossAttnDownBlock : UNetConfig.DownBlock));
-        config["up_block_types"] = Array(upAttention.Select(a => a ? UNetConfig.CrossAttnUpBlock : UNetConfig.UpBlock));
         config["mid_block_type"] = midKind;
 
         // diffusers gives blocks without attention depth 1, except that the mid block takes the last level's depth.
@@ -55,15 +74,12 @@ internal static class UNetShapeInference
                 "diffusers' config cannot express that (transformer_layers_per_block[-1] sets both).");
         var uniformDown = downDepths.All(d => d.Distinct().Count() == 1);
         config["transformer_layers_per_block"] = uniformDown ? Array(downDepths.Select(d => d[0])) : Nested(downDepths);
-        var upDepths = up.Select(l => l.Select(x => x.Attention ? x.Depth : 1).ToArray()).ToList();
-        var derived = Enumerable.Range(0, n).All(i => !upAttention[i] || uniformDown && upDepths[i].All(d => d == downDepths[n - 1 - i][0]));
-        config["reverse_transformer_layers_per_block"] = derived ? null : Nested(upDepths);
 
         var crossKey = k.FirstEndingWith(".attn2.to_k.weight");
         if (crossKey is not null) config["cross_attention_dim"] = k.Dim(crossKey, 1);
         var projIn = k.FirstEndingWith(".proj_in.weight");
         if (projIn is not null) config["use_linear_projection"] = k.Shape(projIn).Length == 2;
-        return config;
+        return new Encoder(config, down, downDepths, uniformDown);
     }
 
     private static List<List<Layer>> DownLevels(KeyShapes k)

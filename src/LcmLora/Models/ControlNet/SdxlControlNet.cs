@@ -6,11 +6,12 @@ using static TorchSharp.torch;
 namespace LcmLora.Models.ControlNet;
 
 /// <summary>
-/// An SDXL ControlNet, a TorchSharp port of diffusers' <c>ControlNetModel</c>: the UNet's encoder half (built by the
-/// same <c>UNetEncoder</c> code as <see cref="SdxlUNet"/>: conv_in, time and text_time embeddings, down blocks, mid
-/// block), a conditioning embedding added after conv_in, and a 1x1 "zero convolution" on every skip connection and on
-/// the mid block's output. Its outputs are the residuals the UNet adds to its skips and mid block
-/// (<see cref="SdxlUNet.Denoise"/>). Parameter names equal the diffusers keys. Inference only.
+/// A ControlNet, a TorchSharp port of diffusers' <c>ControlNetModel</c>, for SDXL and SD 1.x alike (the config decides:
+/// the name stays from the SDXL-only days): the UNet's encoder half (built by the same <c>UNetEncoder</c> code as
+/// <see cref="SdxlUNet"/>: conv_in, the time embedding, the text_time embedding when the config has one (SDXL; SD 1.x
+/// has none), down blocks, mid block), a conditioning embedding added after conv_in, and a 1x1 "zero convolution" on
+/// every skip connection and on the mid block's output. Its outputs are the residuals the UNet adds to its skips and
+/// mid block (<see cref="SdxlUNet.Denoise"/>). Parameter names equal the diffusers keys. Inference only.
 /// </summary>
 public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, ControlNetResiduals>
 {
@@ -45,11 +46,14 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
 
     /// <summary>
     /// One call as diffusers' <c>controlnet(sample, timestep, encoder_hidden_states, controlnet_cond,
-    /// conditioning_scale=1, added_cond_kwargs={"text_embeds", "time_ids"})</c>.
+    /// conditioning_scale=1, added_cond_kwargs={"text_embeds", "time_ids"})</c>; an SD 1.x ControlNet (no text_time
+    /// embedding) takes null for both.
     /// </summary>
-    public override ControlNetResiduals forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor controlImage, Tensor textEmbeds, Tensor timeIds)
+    public override ControlNetResiduals forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor controlImage, Tensor? textEmbeds, Tensor? timeIds)
     {
-        using var conditioning = ConditioningEmbedding(textEmbeds, timeIds);
+        using var conditioning = textEmbeds is null && timeIds is null ? null
+            : ConditioningEmbedding(textEmbeds ?? throw new LcmLoraInputException("time_ids were given without text_embeds."),
+                timeIds ?? throw new LcmLoraInputException("text_embeds were given without time_ids."));
         return Residuals(sample, timestep, encoderHiddenStates, conditioning, controlImage, 1.0);
     }
 
@@ -63,10 +67,10 @@ public sealed class SdxlControlNet : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     /// <param name="sample">The UNet's (scaled) input latents <c>[B, 4, h, w]</c>.</param>
     /// <param name="timestep">Timesteps <c>[B]</c> or one value.</param>
     /// <param name="encoderHiddenStates">Text tokens <c>[B, S, cross_attention_dim]</c>.</param>
-    /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>.</param>
+    /// <param name="conditioningEmbedding">From <see cref="ConditioningEmbedding"/>; null for a ControlNet without added conditioning (SD 1.x).</param>
     /// <param name="controlImage">The control image <c>[B, 3, h*f, w*f]</c> in [0, 1] (f = <see cref="ControlNetConfig.DownscaleFactor"/>).</param>
     /// <param name="scale">controlnet_conditioning_scale.</param>
-    internal ControlNetResiduals Residuals(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor conditioningEmbedding, Tensor controlImage, double scale)
+    internal ControlNetResiduals Residuals(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor? conditioningEmbedding, Tensor controlImage, double scale)
     {
         _encoder.CheckInputs(sample, timestep, encoderHiddenStates, conditioningEmbedding, null);
         var f = Config.DownscaleFactor;
