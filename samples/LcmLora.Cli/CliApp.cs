@@ -35,9 +35,9 @@ public static class CliApp
             var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
             return parse.InvokeAsync(config, cancel.Token).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (CliErrors.IsBadInput(CliErrors.Explain(e)))
+        catch (Exception raw) when (CliErrors.Explain(raw) is var e && CliErrors.IsBadInput(e))
         {
-            Console.Error.WriteLine($"lcmlora: error: {CliErrors.OneLine(CliErrors.Explain(e))}");
+            Console.Error.WriteLine($"lcmlora: error: {CliErrors.OneLine(e)}");
             return ExitCodes.BadInput;
         }
         catch (LcmLora.Hub.HubException e)

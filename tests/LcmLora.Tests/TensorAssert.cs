@@ -44,4 +44,18 @@ public static class TensorAssert
         var diff = (actual.to(torch.ScalarType.Float64) - expected.to(torch.ScalarType.Float64)).abs().max().item<double>();
         Assert.True(diff <= tol, $"{what}: max |diff| = {diff:E3} > {tol:E3}");
     }
+
+    /// <summary>
+    /// A whole generation against a diffusers pipeline fixture: the final latents against its <c>vae_decode_input</c>
+    /// (latents / the tiny SDXL VAE's scaling factor 0.13025; components tolerance 1e-4) and the image against its
+    /// <c>image</c> (1e-3 absolute on 0..1).
+    /// </summary>
+    public static void MatchesPipelineFixture(LcmLora.IO.SafeTensorsFile data, LcmLora.Pipelines.GenerationResult result)
+    {
+        using var vaeInput = data.Read("vae_decode_input");
+        using var ours = result.Latents! / 0.13025;
+        Close(vaeInput, ours, 1e-4, "vae_decode_input");
+        using var image = data.Read("image");
+        CloseAbs(image, result.ImageTensor!, 1e-3, "image");
+    }
 }

@@ -58,7 +58,7 @@ public sealed class VariantConfigInferenceTests : TempDirectoryTest
                      "block_out_channels", "down_block_types", "up_block_types", "mid_block_type", "cross_attention_dim", "use_linear_projection",
                      "transformer_layers_per_block", "reverse_transformer_layers_per_block" })
         {
-            Assert.True(ConfigEquals(JsonNode.Parse(expected.GetProperty(field).GetRawText()), unet.Config[field]),
+            Assert.True(ConfigResolver.Equivalent(JsonNode.Parse(expected.GetProperty(field).GetRawText()), unet.Config[field]),
                 $"{variant} {field}: expected {expected.GetProperty(field)}, inferred {unet.Config[field]?.ToJsonString() ?? "null"}");
             Assert.Equal(ComponentConfigReport.FromShapes, unet.Sources[field]);
         }
@@ -107,7 +107,7 @@ public sealed class VariantConfigInferenceTests : TempDirectoryTest
         var unet = ckpt.ConfigReports.Single(r => r.Component == "unet").Config;
         // addition_embed_type_num_heads only matters for the text_image embedding types, which no family here uses.
         foreach (var field in doc.RootElement.GetProperty("configs").GetProperty("unet").EnumerateObject().Where(f => f.Name != "addition_embed_type_num_heads"))
-            Assert.True(ConfigEquals(JsonNode.Parse(field.Value.GetRawText()), unet[field.Name]) || field.Name == "transformer_layers_per_block" && DepthEquals(field.Value, unet),
+            Assert.True(ConfigResolver.Equivalent(JsonNode.Parse(field.Value.GetRawText()), unet[field.Name]) || field.Name == "transformer_layers_per_block" && DepthEquals(field.Value, unet),
                 $"{manifest} unet {field.Name}: manifest {field.Value}, resolved {unet[field.Name]?.ToJsonString() ?? "null"}");
     }
 
@@ -116,19 +116,4 @@ public sealed class VariantConfigInferenceTests : TempDirectoryTest
         expected.ValueKind == JsonValueKind.Number && resolved["down_block_types"]!.AsArray().Select((t, i) => (t, i))
             .All(p => p.t!.GetValue<string>() == "DownBlock2D" && p.i < resolved["down_block_types"]!.AsArray().Count - 1
                 || resolved["transformer_layers_per_block"]![p.i]!.GetValue<int>() == expected.GetInt32());
-
-    /// <summary>JSON equality where a number equals a list repeating it (diffusers' shorthand) and 1 equals 1.0.</summary>
-    internal static bool ConfigEquals(JsonNode? a, JsonNode? b)
-    {
-        if (a is JsonArray la && b is JsonArray lb) return la.Count == lb.Count && la.Zip(lb).All(p => ConfigEquals(p.First, p.Second));
-        if (a is JsonArray list && b is JsonValue) return list.All(x => ConfigEquals(x, b));
-        if (b is JsonArray && a is JsonValue) return ConfigEquals(b, a);
-        if (a is JsonValue va && b is JsonValue vb)
-        {
-            var (sa, sb) = (va.ToJsonString(), vb.ToJsonString());
-            return double.TryParse(sa, System.Globalization.CultureInfo.InvariantCulture, out var da) && double.TryParse(sb, System.Globalization.CultureInfo.InvariantCulture, out var db)
-                ? da == db : sa == sb;
-        }
-        return a is null && b is null;
-    }
 }
